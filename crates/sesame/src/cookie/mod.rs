@@ -1,0 +1,1 @@
+//! Secure cookies (work in progress).
