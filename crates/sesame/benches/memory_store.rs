@@ -1,1 +1,2 @@
+//! Placeholder, replaced by the memory store benchmark.
 fn main() {}

@@ -1,0 +1,230 @@
+//! Device binding: tie a session to the client that created it.
+//!
+//! At creation the transport records what it knows of the client
+//! ([`DeviceInfo`]); on every load the manager compares the properties the
+//! policy's [`DeviceBinding`] names. A property the session was created without
+//! is not checked; a bound property the request lacks is a mismatch.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// What a transport knows of the client.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceInfo {
+    /// The `User-Agent` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// The client's IP address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    /// Client hints and other properties (e.g. `screen` = `1920x1080`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hints: BTreeMap<String, String>,
+}
+
+impl DeviceInfo {
+    /// True when nothing is known.
+    pub fn is_empty(&self) -> bool {
+        self.user_agent.is_none() && self.ip.is_none() && self.hints.is_empty()
+    }
+
+    /// Sets the user agent.
+    pub fn with_user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = Some(ua.into());
+        self
+    }
+
+    /// Sets the IP address.
+    pub fn with_ip(mut self, ip: IpAddr) -> Self {
+        self.ip = Some(ip);
+        self
+    }
+
+    /// Adds a client hint.
+    pub fn with_hint(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.hints.insert(name.into(), value.into());
+        self
+    }
+}
+
+/// How the client's IP address is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IpBinding {
+    /// Not compared (mobile clients change networks).
+    #[default]
+    Off,
+    /// The address must be identical.
+    Exact,
+    /// The address must share a prefix: `v4` bits for IPv4, `v6` bits for IPv6.
+    Prefix {
+        /// Prefix length for IPv4 (e.g. 24).
+        v4: u8,
+        /// Prefix length for IPv6 (e.g. 48).
+        v6: u8,
+    },
+}
+
+/// What to do when a request's device does not match its session's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MismatchAction {
+    /// End the session with reason `DeviceMismatch` and refuse the request.
+    #[default]
+    Destroy,
+    /// Serve the request, but mark the loaded session as flagged.
+    Flag,
+    /// Do nothing.
+    Ignore,
+}
+
+/// Which client properties a session is bound to, and what a mismatch does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceBinding {
+    user_agent: bool,
+    ip: IpBinding,
+    hints: Vec<String>,
+    on_mismatch: MismatchAction,
+}
+
+impl Default for DeviceBinding {
+    /// The user agent is bound, the IP is not (it changes on mobile networks),
+    /// and a mismatch ends the session.
+    fn default() -> Self {
+        Self {
+            user_agent: true,
+            ip: IpBinding::Off,
+            hints: Vec::new(),
+            on_mismatch: MismatchAction::Destroy,
+        }
+    }
+}
+
+impl DeviceBinding {
+    /// Binds nothing.
+    pub fn none() -> Self {
+        Self {
+            user_agent: false,
+            ip: IpBinding::Off,
+            hints: Vec::new(),
+            on_mismatch: MismatchAction::Ignore,
+        }
+    }
+
+    /// Whether the user agent is bound.
+    pub fn with_user_agent(mut self, bound: bool) -> Self {
+        self.user_agent = bound;
+        self
+    }
+
+    /// How the IP address is bound.
+    pub fn with_ip(mut self, ip: IpBinding) -> Self {
+        self.ip = ip;
+        self
+    }
+
+    /// Binds a client hint by name.
+    pub fn with_hint(mut self, name: impl Into<String>) -> Self {
+        self.hints.push(name.into());
+        self
+    }
+
+    /// What a mismatch does.
+    pub fn with_on_mismatch(mut self, action: MismatchAction) -> Self {
+        self.on_mismatch = action;
+        self
+    }
+
+    /// What a mismatch does.
+    pub fn on_mismatch(&self) -> MismatchAction {
+        self.on_mismatch
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if let IpBinding::Prefix { v4, v6 } = self.ip
+            && (v4 > 32 || v6 > 128)
+        {
+            return Err("device_binding.ip prefix: at most 32 bits (IPv4) and 128 (IPv6)".into());
+        }
+        Ok(())
+    }
+
+    /// True when `request` matches `bound` on every bound property.
+    pub fn matches(&self, bound: &DeviceInfo, request: &DeviceInfo) -> bool {
+        if self.user_agent && bound.user_agent.is_some() && bound.user_agent != request.user_agent {
+            return false;
+        }
+        if let Some(bound_ip) = bound.ip
+            && !ip_matches(self.ip, bound_ip, request.ip)
+        {
+            return false;
+        }
+        self.hints.iter().all(|name| match bound.hints.get(name) {
+            Some(value) => request.hints.get(name) == Some(value),
+            None => true,
+        })
+    }
+}
+
+fn ip_matches(binding: IpBinding, bound: IpAddr, request: Option<IpAddr>) -> bool {
+    match binding {
+        IpBinding::Off => true,
+        IpBinding::Exact => request == Some(bound),
+        IpBinding::Prefix { v4, v6 } => match (bound, request) {
+            (IpAddr::V4(a), Some(IpAddr::V4(b))) => same_prefix(
+                u128::from(a.to_bits()) << 96,
+                u128::from(b.to_bits()) << 96,
+                v4,
+            ),
+            (IpAddr::V6(a), Some(IpAddr::V6(b))) => same_prefix(a.to_bits(), b.to_bits(), v6),
+            _ => false,
+        },
+    }
+}
+
+fn same_prefix(a: u128, b: u128, bits: u8) -> bool {
+    if bits == 0 {
+        return true;
+    }
+    let shift = 128 - u32::from(bits.min(128));
+    (a >> shift) == (b >> shift)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ua(s: &str) -> DeviceInfo {
+        DeviceInfo::default().with_user_agent(s)
+    }
+
+    #[test]
+    fn user_agent_binding() {
+        let binding = DeviceBinding::default();
+        assert!(binding.matches(&ua("A"), &ua("A")));
+        assert!(!binding.matches(&ua("A"), &ua("B")));
+        assert!(!binding.matches(&ua("A"), &DeviceInfo::default()));
+        // Unbound at creation: nothing to compare.
+        assert!(binding.matches(&DeviceInfo::default(), &ua("B")));
+        assert!(DeviceBinding::none().matches(&ua("A"), &ua("B")));
+    }
+
+    #[test]
+    fn ip_prefix_binding() {
+        let binding = DeviceBinding::none().with_ip(IpBinding::Prefix { v4: 24, v6: 48 });
+        let at = |ip: &str| DeviceInfo::default().with_ip(ip.parse().unwrap());
+        assert!(binding.matches(&at("10.1.2.3"), &at("10.1.2.200")));
+        assert!(!binding.matches(&at("10.1.2.3"), &at("10.1.3.3")));
+        assert!(binding.matches(&at("2001:db8:1::1"), &at("2001:db8:1:ffff::2")));
+        assert!(!binding.matches(&at("2001:db8:1::1"), &at("2001:db8:2::1")));
+        assert!(!binding.matches(&at("10.1.2.3"), &at("::1")));
+        let exact = DeviceBinding::none().with_ip(IpBinding::Exact);
+        assert!(!exact.matches(&at("10.1.2.3"), &at("10.1.2.4")));
+    }
+
+    #[test]
+    fn hint_binding() {
+        let binding = DeviceBinding::none().with_hint("screen");
+        let screen = |s: &str| DeviceInfo::default().with_hint("screen", s);
+        assert!(binding.matches(&screen("1920x1080"), &screen("1920x1080")));
+        assert!(!binding.matches(&screen("1920x1080"), &screen("800x600")));
+    }
+}

@@ -1,0 +1,115 @@
+//! The crate's one error type.
+//!
+//! Variants are typed so callers can match on them: a transport turns
+//! [`Error::Ended`] into a 401 naming the reason, [`Error::Conflict`] into a
+//! 409, [`Error::StoreUnavailable`] into a 503. `Display` texts name no secret.
+
+use crate::lifecycle::EndReason;
+
+/// A boxed error from a store's client library.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What can go wrong in sesame.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The token is not 43 characters of canonical base64url. No store was asked.
+    #[error("invalid session token")]
+    InvalidToken,
+    /// A session id is not 64 hex characters.
+    #[error("invalid session id")]
+    InvalidSessionId,
+    /// No session (live or ended) is known under this token.
+    #[error("session not found")]
+    NotFound,
+    /// The session has ended; the reason comes from its tombstone.
+    #[error("session ended: {reason}")]
+    Ended {
+        /// Why it ended.
+        reason: EndReason,
+    },
+    /// A compare-and-set named a version that is no longer current.
+    #[error("version conflict: the session is at version {current_version}")]
+    Conflict {
+        /// The version the session is at now.
+        current_version: u64,
+    },
+    /// The user's session cap is reached and the policy is `RejectNew`.
+    #[error("the user already has the maximum number of sessions")]
+    LimitReached,
+    /// The store's bound on the number of sessions is reached.
+    #[error("the session store is full")]
+    StoreFull,
+    /// The session's data would exceed the policy's size limit.
+    #[error("session data is {size} bytes, over the limit of {limit}")]
+    DataTooLarge {
+        /// Serialized size the data would have.
+        size: usize,
+        /// The policy's limit.
+        limit: usize,
+    },
+    /// A user id is empty or over 256 bytes.
+    #[error("invalid user id: {0}")]
+    InvalidUserId(&'static str),
+    /// A data key is empty or over 256 bytes.
+    #[error("invalid data key: {0}")]
+    InvalidKey(&'static str),
+    /// A value could not be turned into JSON.
+    #[error("value cannot be serialized: {0}")]
+    Serialization(String),
+    /// An atomic increment met a value that is not an integer, or overflowed.
+    #[error("the value at key {key:?} is not an integer that can be incremented")]
+    NotAnInteger {
+        /// The data key.
+        key: String,
+    },
+    /// A configuration value is out of range; the text names the setting.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The store cannot be reached or did not answer in time. Retry later.
+    #[error("session store unavailable")]
+    StoreUnavailable(#[source] BoxError),
+    /// A stored record could not be read back (corrupt JSON, unknown reason).
+    #[error("corrupt session record {id}: {detail}")]
+    Corrupt {
+        /// Short id of the record.
+        id: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// Any other failure inside a store or the engine.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Wraps a client library's error as [`Error::StoreUnavailable`].
+    pub fn unavailable(e: impl Into<BoxError>) -> Self {
+        Self::StoreUnavailable(e.into())
+    }
+
+    /// A short, stable, machine-readable code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidToken => "invalid_token",
+            Error::InvalidSessionId => "invalid_session_id",
+            Error::NotFound => "not_found",
+            Error::Ended { reason } => reason.as_str(),
+            Error::Conflict { .. } => "conflict",
+            Error::LimitReached => "limit_reached",
+            Error::StoreFull => "store_full",
+            Error::DataTooLarge { .. } => "data_too_large",
+            Error::InvalidUserId(_) => "invalid_user_id",
+            Error::InvalidKey(_) => "invalid_key",
+            Error::Serialization(_) => "serialization",
+            Error::NotAnInteger { .. } => "not_an_integer",
+            Error::Config(_) => "invalid_config",
+            Error::StoreUnavailable(_) => "store_unavailable",
+            Error::Corrupt { .. } => "corrupt_record",
+            Error::Internal(_) => "internal",
+        }
+    }
+}
+
+/// Results in sesame.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,3 @@
+//! The conformance suite against the memory store.
+
+sesame::store_conformance_tests!(|| async { Some(sesame::MemoryStore::new()) });
