@@ -112,7 +112,7 @@ pub enum PolicyError {
     /// The Domain must be a plain host name.
     #[error("invalid cookie Domain")]
     InvalidDomain,
-    /// Development mode was used for a host other than localhost, 127.0.0.1 or [::1].
+    /// Development mode was used for a host other than `localhost`, `127.0.0.1` or `[::1]`.
     #[error("development mode is only allowed for localhost")]
     DevelopmentModeHost,
 }

@@ -12,7 +12,7 @@
 //! constant time (`hmac::Mac::verify_slice`), and only then the clock and the decryption. A
 //! ciphertext is never decrypted before its MAC is verified, so a padding error can only happen on
 //! a token made with our key, and there is no padding oracle. Every failure leaves this module as
-//! the one [`CookieError::InvalidToken`]; the internal [`Failure`] reason exists only for
+//! the one [`CookieError::InvalidToken`]; the internal `Failure` reason exists only for
 //! [`crate::cookie::debug_cookie`] and for the layers that must tell an authentic-but-expired
 //! cookie from a forgery.
 //!
