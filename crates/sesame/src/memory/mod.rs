@@ -195,15 +195,27 @@ impl<'a> UserLists<'a> {
         Self { store, guards }
     }
 
+    /// The user id as the index already holds it, so that every session of a
+    /// user shares one allocation; `user` itself if the index has none.
+    fn canonical(&mut self, user: &UserId) -> Result<UserId> {
+        Ok(self
+            .map_of(user)?
+            .get_key_value(user)
+            .map_or_else(|| user.clone(), |(key, _)| key.clone()))
+    }
+
     /// The list of `user`, which must be one of the users locked.
     fn get(&mut self, user: &UserId) -> Result<&mut UserList> {
+        Ok(self.map_of(user)?.entry(user.clone()).or_default())
+    }
+
+    fn map_of(&mut self, user: &UserId) -> Result<&mut UserMap> {
         let i = self.store.user_shard_index(user);
-        let (_, guard) = self
-            .guards
+        self.guards
             .iter_mut()
             .find(|(gi, _)| *gi == i)
-            .ok_or_else(|| Error::Internal("user shard not locked".into()))?;
-        Ok(guard.entry(user.clone()).or_default())
+            .map(|(_, guard)| &mut **guard)
+            .ok_or_else(|| Error::Internal("user shard not locked".into()))
     }
 }
 
@@ -232,6 +244,9 @@ impl Store for MemoryStore {
             });
         };
         let mut lists = UserLists::lock(self, [Some(&user), None]);
+        // All sessions of a user share one allocation of the user id.
+        let mut session = session;
+        session.user_id = Some(lists.canonical(&user)?);
         let list = lists.get(&user)?;
         let evicted = self.apply_cap(list, cap, t)?;
         self.check_room()?;
