@@ -11,6 +11,7 @@
 
 mod compact;
 mod shard;
+mod table;
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
@@ -164,7 +165,7 @@ impl MemoryStore {
     fn insert_live(&self, record: SessionRecord) {
         let id = record.id;
         self.shard(&id)
-            .put(id, Entry::Live(Box::new(Live::from_record(record))));
+            .put(Entry::Live(Box::new(Live::from_record(record))));
         self.live.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -282,7 +283,7 @@ impl Store for MemoryStore {
             if mode == LoadMode::Touch && t.needs_touch(live.last_accessed) {
                 live.touch(t);
             }
-            Ok(live.to_record(*id))
+            Ok(live.to_record())
         })?;
         Ok(Lookup::Live(record))
     }
@@ -309,7 +310,7 @@ impl Store for MemoryStore {
             live.data = data;
             live.version += 1;
             live.touch(t);
-            Ok(live.to_record(*id))
+            Ok(live.to_record())
         })
     }
 
@@ -378,7 +379,8 @@ impl Store for MemoryStore {
             Some(_) => self.apply_cap(&mut others, rotation.cap, t)?,
             None => Vec::new(),
         };
-        let mut record = live.to_record(rotation.to);
+        let mut record = live.to_record();
+        record.id = rotation.to;
         record.user_id = new_user.clone();
         if let Some(absolute) = rotation.restart_absolute_expiry {
             record.created_at = t.now;
@@ -421,7 +423,7 @@ impl Store for MemoryStore {
         let records = list
             .iter()
             .filter_map(|(_, id)| match self.shard(id).get(id) {
-                Some(Entry::Live(live)) => Some(live.to_record(*id)),
+                Some(Entry::Live(live)) => Some(live.to_record()),
                 _ => None,
             })
             .collect();
