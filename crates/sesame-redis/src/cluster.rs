@@ -19,10 +19,13 @@
 //! What a cluster cannot promise, and a standalone server does: while an
 //! operation is under way, a victim may still be live for a moment; a caller
 //! that dies between steps leaves at most one stale index entry (dropped by
-//! the next write to that index) or one orphan session nobody holds a token
-//! for (it expires unreported... no: it is reported by the sweep like any
-//! other); and with `RejectNew`, a login that loses a race for the last place
-//! ends its old session (rotated) and then fails with `LimitReached`.
+//! the next write to that index) or one orphan session whose token was never
+//! handed out (the sweep ends and reports it at its idle expiry); and with
+//! `RejectNew`, a login that loses a race for the last place (after the
+//! pre-check passed) has already ended its old session as rotated, and fails
+//! with `LimitReached`. The cap check counts a session as live if it was live
+//! when probed, so under races it errs towards evicting or refusing, never
+//! towards admitting one too many.
 
 use futures_util::future::join_all;
 use redis::Value;
@@ -63,11 +66,22 @@ impl RedisStore {
         let probes = ids.iter().map(|id| async move {
             let key = keys::session_hex(&self.prefix, id);
             let f: Vec<Option<String>> = self
-                .cmd(redis::cmd("HMGET").arg(key).arg("st").arg("ie").arg("ae").clone())
+                .cmd(
+                    redis::cmd("HMGET")
+                        .arg(key)
+                        .arg("st")
+                        .arg("ie")
+                        .arg("ae")
+                        .clone(),
+                )
                 .await?;
             Ok::<_, Error>((!is_live(&f, t.now)).then(|| id.clone()))
         });
-        join_all(probes).await.into_iter().filter_map(|r| r.transpose()).collect()
+        join_all(probes)
+            .await
+            .into_iter()
+            .filter_map(|r| r.transpose())
+            .collect()
     }
 
     /// The user-slot step: drop `dead`, check the cap (not counting `skip`),
@@ -126,7 +140,11 @@ impl RedisStore {
                     .map(|_| id),
             )
         });
-        join_all(ends).await.into_iter().filter_map(|r| r.transpose()).collect()
+        join_all(ends)
+            .await
+            .into_iter()
+            .filter_map(|r| r.transpose())
+            .collect()
     }
 
     /// Removes a session that was written but never handed out.
@@ -137,7 +155,12 @@ impl RedisStore {
             .cmd(redis::cmd("DEL").arg(self.session_key(id)).clone())
             .await?;
         let _: i64 = self
-            .cmd(redis::cmd("ZREM").arg(keys::expiry_bucket(&self.prefix, n)).arg(hex).clone())
+            .cmd(
+                redis::cmd("ZREM")
+                    .arg(keys::expiry_bucket(&self.prefix, n))
+                    .arg(hex)
+                    .clone(),
+            )
             .await?;
         Ok(())
     }
@@ -351,9 +374,8 @@ impl RedisStore {
     ) -> Result<Vec<SessionId>> {
         let members = self.index_members(&self.user_key(user)).await?;
         let keep = except.map(SessionId::to_hex);
-        let (kept, others): (Vec<String>, Vec<String>) = members
-            .into_iter()
-            .partition(|m| Some(m) == keep.as_ref());
+        let (kept, others): (Vec<String>, Vec<String>) =
+            members.into_iter().partition(|m| Some(m) == keep.as_ref());
         let ends = others.iter().map(|hex| async move {
             let id = sid(hex)?;
             Ok::<_, Error>(self.end_one(&id, reason, false, t).await?.map(|_| id))

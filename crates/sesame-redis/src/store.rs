@@ -259,6 +259,26 @@ impl Store for RedisStore {
 
     async fn load(&self, id: &SessionId, mode: LoadMode, t: &Timing) -> Result<Lookup> {
         let key = self.session_key(id);
+        // The hot path: one native HGETALL (an atomic snapshot). Only when
+        // that snapshot calls for a write — a touch is due, or the session
+        // has just expired — does the script run, and it decides again
+        // atomically. So a load inside the touch interval writes nothing and
+        // costs one plain read.
+        let snapshot = pairs(self.cmd(redis::cmd("HGETALL").arg(&key).clone()).await?)?;
+        if snapshot.is_empty() {
+            return Ok(Lookup::Missing);
+        }
+        if snapshot.iter().any(|(k, v)| k == "st" && v == "E") {
+            return Ok(Lookup::Ended {
+                tombstone: codec::decode_tomb(*id, &snapshot)?,
+                just_ended: false,
+            });
+        }
+        let record = codec::decode_live(*id, &snapshot)?;
+        let touch_due = mode == LoadMode::Touch && t.needs_touch(record.last_accessed);
+        if record.expired_reason(t.now).is_none() && !touch_due {
+            return Ok(Lookup::Live(record));
+        }
         let mode = match mode {
             LoadMode::Touch => "T",
             LoadMode::Peek => "P",

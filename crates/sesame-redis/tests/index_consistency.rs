@@ -24,7 +24,9 @@ async fn storm(url: String) {
         max: 3,
         on_limit: CapAction::EvictOldest,
     };
-    let policy = Policy::default().with_renewal(None).with_user_cap(Some(cap));
+    let policy = Policy::default()
+        .with_renewal(None)
+        .with_user_cap(Some(cap));
     let h = Arc::new(Harness::new(Arc::new(store), policy));
     let tasks: Vec<_> = (0..60)
         .map(|i| {
@@ -59,7 +61,11 @@ async fn storm(url: String) {
     let live = h.manager.list_user(&h.user).await.unwrap();
     let mut live_ids: Vec<String> = live.iter().map(|s| s.id.to_hex()).collect();
     live_ids.sort();
-    assert!(live.len() <= 3, "{} live sessions over a cap of 3", live.len());
+    assert!(
+        live.len() <= 3,
+        "{} live sessions over a cap of 3",
+        live.len()
+    );
     assert_eq!(raw, live_ids, "the index holds exactly the live sessions");
     // And nothing beyond them is live: every other session loads as ended.
     assert_eq!(

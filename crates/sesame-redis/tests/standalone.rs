@@ -13,11 +13,13 @@ use sesame_redis::{RedisConfig, RedisStore};
 sesame::store_conformance_tests!(|| async {
     let url = sesame::testing::service_url("SESAME_TEST_REDIS_URL")?;
     let prefix = format!("sesame-test:{}:", sesame::testing::unique_suffix());
-    let store = RedisStore::connect_with(RedisConfig::new(url)
+    let store = RedisStore::connect_with(
+        RedisConfig::new(url)
             .with_prefix(prefix)
-            .with_command_timeout(Duration::from_secs(10)))
-        .await
-        .expect("connect to SESAME_TEST_REDIS_URL");
+            .with_command_timeout(Duration::from_secs(10)),
+    )
+    .await
+    .expect("connect to SESAME_TEST_REDIS_URL");
     assert!(!store.is_cluster());
     Some(store)
 });
