@@ -211,6 +211,12 @@ impl Client {
             Ok(reply)
         };
         match tokio::time::timeout(timeout, work).await {
+            Ok(Err(e @ ClientError::Io { .. })) => {
+                // The server closed or died: its other idle connections are
+                // most likely dead too, and must not fail later commands.
+                s.idle.lock().clear();
+                Err(e)
+            }
             Ok(result) => result,
             Err(_) => Err(ClientError::Timeout {
                 addr: s.addr.clone(),
@@ -486,7 +492,7 @@ fn jump_hash(mut key: u64, buckets: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt, BufStream};
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufStream};
 
     use super::*;
 
@@ -563,6 +569,57 @@ mod tests {
         .err()
         .unwrap();
         assert!(too_large.is_too_large());
+    }
+
+    /// A server that dies drops every pooled connection at once; after the
+    /// first failure the pool is flushed, so the next command reconnects.
+    #[tokio::test]
+    async fn a_failure_flushes_the_dead_pool() {
+        const N: usize = 8;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let server = tokio::spawn(async move {
+            // Answer N connections only once all are open, so the client
+            // really holds N at the same time; then close them all ("crash").
+            let mut conns = Vec::new();
+            for _ in 0..N {
+                let (stream, _) = listener.accept().await.unwrap();
+                conns.push(BufStream::new(stream));
+            }
+            for conn in &mut conns {
+                let mut line = String::new();
+                conn.read_line(&mut line).await.unwrap();
+                conn.write_all(b"VERSION 1\r\n").await.unwrap();
+                conn.flush().await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(conns);
+            // Back up: answer one fresh connection.
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut conn = BufStream::new(stream);
+            let mut line = String::new();
+            conn.read_line(&mut line).await.unwrap();
+            conn.write_all(b"VERSION 2\r\n").await.unwrap();
+            conn.flush().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        });
+        let client = Client::new(vec![addr], Duration::from_secs(2), N);
+        let calls: Vec<_> = (0..N)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move { client.version().await })
+            })
+            .collect();
+        for call in calls {
+            assert_eq!(call.await.unwrap().unwrap(), vec!["1".to_owned()]);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(matches!(
+            client.version().await,
+            Err(ClientError::Io { .. })
+        ));
+        assert_eq!(client.version().await.unwrap(), vec!["2".to_owned()]);
+        server.await.unwrap();
     }
 
     #[test]
