@@ -797,7 +797,7 @@ impl Store for MemcachedStore {
                 _ => None,
             })
             .collect();
-        live.sort_by(|a, b| (a.0, a.1.id).cmp(&(b.0, b.1.id)));
+        live.sort_by_key(|(created, r)| (*created, r.id));
         if (live.len() < index.sessions.len() || !index.pending.is_empty())
             && let Some(cas) = cas
         {
