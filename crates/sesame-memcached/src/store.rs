@@ -40,7 +40,7 @@ const MAX_RELATIVE_TTL: u64 = 30 * 24 * 3600;
 /// Slack added to every physical TTL over the logical deadline: memcached's
 /// clock ticks in whole seconds.
 const TTL_MARGIN_SECS: u64 = 2;
-const LOCK_STRIPES: usize = 256;
+const LOCK_STRIPES: usize = 1024;
 
 /// A session store on one or more memcached servers.
 ///
@@ -150,7 +150,8 @@ impl MemcachedStore {
 
     async fn lock_session(&self, id: &SessionId) -> Option<MutexGuard<'_, ()>> {
         let locks = self.locks.as_ref()?;
-        let i = usize::from(id.as_bytes()[0]) % LOCK_STRIPES;
+        let i =
+            usize::from(u16::from_le_bytes([id.as_bytes()[0], id.as_bytes()[1]])) % LOCK_STRIPES;
         Some(locks.sessions[i].lock().await)
     }
 
@@ -158,7 +159,7 @@ impl MemcachedStore {
         let locks = self.locks.as_ref()?;
         let digest = Sha256::digest(user.as_str().as_bytes());
         Some(
-            locks.users[usize::from(digest[0]) % LOCK_STRIPES]
+            locks.users[usize::from(u16::from_le_bytes([digest[0], digest[1]])) % LOCK_STRIPES]
                 .lock()
                 .await,
         )
@@ -546,10 +547,9 @@ impl Store for MemcachedStore {
     }
 
     async fn load(&self, id: &SessionId, mode: LoadMode, t: &Timing) -> Result<Lookup> {
-        let _guard = match mode {
-            LoadMode::Touch => self.lock_session(id).await,
-            LoadMode::Peek => None,
-        };
+        // The common load writes nothing and takes no lock; a due touch
+        // takes the session's local lock and reads again under it.
+        let mut guard = None;
         for attempt in 0..self.cas_attempts {
             let Some((stored, cas)) = self.read(id).await? else {
                 return Ok(Lookup::Missing);
@@ -576,6 +576,12 @@ impl Store for MemcachedStore {
             };
             if mode == LoadMode::Peek || !t.needs_touch(live.last_accessed) {
                 return Ok(Lookup::Live(live.to_record(*id)));
+            }
+            if guard.is_none()
+                && let Some(locked) = self.lock_session(id).await
+            {
+                guard = Some(locked);
+                continue;
             }
             live.last_accessed = t.now;
             live.idle_expires_at = t.idle_expiry(live.absolute_expires_at);

@@ -69,12 +69,8 @@ async fn evicted_items_fail_safe() {
         max: 2,
         on_limit: CapAction::EvictOldest,
     };
-    let m = Manager::with_clock(
-        store.clone(),
-        policy(Some(cap)),
-        Arc::new(sesame::SystemClock),
-    )
-    .unwrap();
+    let clock = sesame::ManualClock::starting_now();
+    let m = Manager::with_clock(store.clone(), policy(Some(cap)), Arc::new(clock.clone())).unwrap();
     let device = sesame::DeviceInfo::default();
     let a = m
         .create(Some("eve"), Default::default(), device.clone())
@@ -99,11 +95,13 @@ async fn evicted_items_fail_safe() {
         .await
         .unwrap();
     assert!(c.evicted.is_empty());
+    clock.advance(std::time::Duration::from_secs(1));
     let d = m
         .create(Some("eve"), Default::default(), device.clone())
         .await
         .unwrap();
     assert!(d.evicted.is_empty());
+    clock.advance(std::time::Duration::from_secs(1));
     let e = m
         .create(Some("eve"), Default::default(), device.clone())
         .await
