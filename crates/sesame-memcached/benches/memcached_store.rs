@@ -13,7 +13,8 @@ use sesame::{Clock, Patch, SessionToken, SystemClock, UserId};
 use sesame_memcached::{MemcachedConfig, MemcachedStore};
 
 const SESSIONS_PER_CALLER: usize = 20;
-const RUN: Duration = Duration::from_secs(3);
+const RUN: Duration = Duration::from_secs(2);
+const ROUNDS: usize = 3;
 
 fn timing(touch_interval: Duration) -> Timing {
     Timing {
@@ -110,22 +111,26 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        println!("| operation | callers | ops/s |");
-        println!("| --- | ---: | ---: |");
+        println!("| operation | callers | ops/s (median of {ROUNDS}) | min – max |");
+        println!("| --- | ---: | ---: | ---: |");
         for (name, op) in [
             ("load, touch not due (1 gets)", Op::LoadTouchNotDue),
             ("load, touch due (gets + cas)", Op::LoadTouchDue),
             ("patch (gets + cas)", Op::Patch),
         ] {
             for callers in [1, 50] {
-                let prefix = format!("sesame-bench-{}:", sesame::testing::unique_suffix());
-                let config = MemcachedConfig::from_url(&url)
-                    .unwrap()
-                    .with_prefix(prefix)
-                    .unwrap();
-                let store = Arc::new(MemcachedStore::new(config));
-                let ops = run(store, callers, op).await;
-                println!("| {name} | {callers} | {ops:.0} |");
+                let mut rounds = Vec::new();
+                for _ in 0..ROUNDS {
+                    let prefix = format!("sesame-bench-{}:", sesame::testing::unique_suffix());
+                    let config = MemcachedConfig::from_url(&url)
+                        .unwrap()
+                        .with_prefix(prefix)
+                        .unwrap();
+                    rounds.push(run(Arc::new(MemcachedStore::new(config)), callers, op).await);
+                }
+                rounds.sort_by(f64::total_cmp);
+                let (min, median, max) = (rounds[0], rounds[ROUNDS / 2], rounds[ROUNDS - 1]);
+                println!("| {name} | {callers} | {median:.0} | {min:.0} – {max:.0} |");
             }
         }
     });

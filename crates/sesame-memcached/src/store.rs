@@ -547,8 +547,9 @@ impl Store for MemcachedStore {
     }
 
     async fn load(&self, id: &SessionId, mode: LoadMode, t: &Timing) -> Result<Lookup> {
-        // The common load writes nothing and takes no lock; a due touch
-        // takes the session's local lock and reads again under it.
+        // The common load writes nothing and takes no lock. A due touch tries
+        // its `cas` at once; only after a conflict does it queue behind the
+        // session's local lock and read again.
         let mut guard = None;
         for attempt in 0..self.cas_attempts {
             let Some((stored, cas)) = self.read(id).await? else {
@@ -577,12 +578,6 @@ impl Store for MemcachedStore {
             if mode == LoadMode::Peek || !t.needs_touch(live.last_accessed) {
                 return Ok(Lookup::Live(live.to_record(*id)));
             }
-            if guard.is_none()
-                && let Some(locked) = self.lock_session(id).await
-            {
-                guard = Some(locked);
-                continue;
-            }
             live.last_accessed = t.now;
             live.idle_expires_at = t.idle_expiry(live.absolute_expires_at);
             let record = live.to_record(*id);
@@ -592,6 +587,9 @@ impl Store for MemcachedStore {
                 .await?
             {
                 Reply::Stored => return Ok(Lookup::Live(record)),
+                _ if guard.is_none() && self.locks.is_some() => {
+                    guard = self.lock_session(id).await;
+                }
                 _ => backoff(attempt).await,
             }
         }
