@@ -17,8 +17,11 @@
 //!   on conflict, so concurrent patches and increments lose nothing and a
 //!   session ends exactly once.
 //! - **The per-user index** is one item, `{prefix}u:{sha256(user) hex}`,
-//!   written only with `cas`/`add`; the cap is decided by that write. See
-//!   [`store`](crate::MemcachedStore) module docs for the order of writes.
+//!   written only with `cas`/`add`; the cap is decided by that write. The
+//!   new session is stored first (unreachable: its token is not out yet),
+//!   then admitted by the index `cas`, then the evicted sessions get their
+//!   tombstones; evictions not yet carried out stay listed as pending and
+//!   the next writer of the index finishes them.
 //! - **Cleanup** reads an expiry index of per-minute buckets (module
 //!   `expiry`), because memcached cannot be scanned.
 //! - **Several servers**: client-side consistent hashing (jump hash); a user's

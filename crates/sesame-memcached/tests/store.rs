@@ -234,3 +234,23 @@ async fn two_servers_share_the_keys() {
     cases::login_into_a_capped_user_evicts(Arc::new(make())).await;
     cases::concurrent_increments_lose_nothing(Arc::new(make())).await;
 }
+
+/// The concurrent conformance cases with local locks off: memcached's CAS
+/// alone decides, as between separate processes. (50 × 100 patches to one
+/// growing session is left to the locked run: without the lock it passes but
+/// takes minutes of retried 70 KB reads.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_cases_hold_with_cas_alone() {
+    let Some(url) = common::url() else { return };
+    let make = || {
+        Arc::new(MemcachedStore::new(
+            common::config(&url).with_local_locks(false),
+        ))
+    };
+    use sesame::testing::cases;
+    cases::concurrent_creates_respect_the_cap(make()).await;
+    cases::concurrent_creates_with_reject_new_admit_exactly_the_cap(make()).await;
+    cases::concurrent_increments_lose_nothing(make()).await;
+    cases::concurrent_modify_loses_nothing(make()).await;
+    cases::concurrent_rotations_have_one_winner(make()).await;
+}
