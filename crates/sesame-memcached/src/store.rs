@@ -738,11 +738,6 @@ impl Store for MemcachedStore {
         }
         self.file(&[rotation.to], next.expires_at(), t).await;
         let record = next.to_record(rotation.to);
-        if let Some(user) = &current_user
-            && Some(user) != new_user.as_ref()
-        {
-            self.unindex(user, &from, t).await;
-        }
         let evicted = match &new_user {
             Some(user) => match self.admit(user, &record, Some(from), rotation.cap, t).await {
                 Ok(evicted) => evicted,
@@ -757,6 +752,13 @@ impl Store for MemcachedStore {
             },
             None => Vec::new(),
         };
+        // Leave the old user's index only once the new one admitted it, so a
+        // refused login restores a session that is still indexed.
+        if let Some(user) = &current_user
+            && Some(user) != new_user.as_ref()
+        {
+            self.unindex(user, &from, t).await;
+        }
         Ok(CreateOutcome {
             session: record,
             evicted,

@@ -254,3 +254,36 @@ async fn concurrent_cases_hold_with_cas_alone() {
     cases::concurrent_modify_loses_nothing(make()).await;
     cases::concurrent_rotations_have_one_winner(make()).await;
 }
+
+/// A login that moves a session from one user to another leaves the first
+/// user's index and enters the second's, under its cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_moves_a_session_between_users() {
+    let Some(url) = common::url() else { return };
+    let store = Arc::new(MemcachedStore::new(common::config(&url)));
+    let cap = UserCap {
+        max: 1,
+        on_limit: CapAction::EvictOldest,
+    };
+    let m = Manager::with_clock(store, policy(Some(cap)), Arc::new(sesame::SystemClock)).unwrap();
+    let device = sesame::DeviceInfo::default();
+    let bobs = m
+        .create(Some("bob"), Default::default(), device.clone())
+        .await
+        .unwrap();
+    let alices = m
+        .create(Some("alice"), Default::default(), device.clone())
+        .await
+        .unwrap();
+    let moved = m.login(alices.token.expose(), "bob").await.unwrap();
+    assert_eq!(moved.evicted, vec![bobs.token.id()]);
+    assert!(m.list_user("alice").await.unwrap().is_empty());
+    let listed: Vec<_> = m
+        .list_user("bob")
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, vec![moved.token.id()]);
+}
