@@ -3,9 +3,11 @@
 //!
 //! 1. **Where it comes from.** `Sec-Fetch-Site` (sent by every current browser) must be
 //!    `same-origin` or `none` (`same-site` only if allowed: a sibling subdomain is another
-//!    party); failing that, an `Origin` header must name this host (or a configured origin);
-//!    `Origin: null` is refused. A request with neither header (an old client, curl) passes on
-//!    to check 2.
+//!    party). Without it (older browsers), an `Origin` header must name this host (or a
+//!    configured origin), and `Origin: null` is refused. `Sec-Fetch-Site` wins when present
+//!    because browsers send `Origin: null` on same-origin form posts under
+//!    `Referrer-Policy: no-referrer`. A request with neither header (an old client, curl)
+//!    passes on to check 2.
 //! 2. **The synchronizer token.** The session's token (kept in its data under
 //!    [`CSRF_KEY`](crate::CSRF_KEY), replaced on login and rotation) must come back in the
 //!    `X-CSRF-Token` header or, for `application/x-www-form-urlencoded` bodies, in the form field
@@ -97,11 +99,14 @@ impl CsrfConfig {
     fn check_origin(&self, parts: &Parts) -> Result<(), SessionError> {
         let headers = &parts.headers;
         if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-            match site.to_ascii_lowercase().as_str() {
-                "same-origin" | "none" => {}
-                "same-site" if self.allow_same_site => {}
-                _ => return Err(SessionError::Csrf("cross_site")),
-            }
+            // Set by the browser itself (a forbidden header name): when present it decides.
+            // `Origin` is then not consulted: under `Referrer-Policy: no-referrer` browsers send
+            // `Origin: null` even for same-origin form posts.
+            return match site.to_ascii_lowercase().as_str() {
+                "same-origin" | "none" => Ok(()),
+                "same-site" if self.allow_same_site => Ok(()),
+                _ => Err(SessionError::Csrf("cross_site")),
+            };
         }
         let Some(origin) = headers.get(header::ORIGIN) else {
             return Ok(());
