@@ -77,7 +77,9 @@ impl Browser {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base));
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
         if method == reqwest::Method::POST {
             req = req.json(&body);
         }
@@ -101,7 +103,14 @@ impl Browser {
                 json!({"using": "css selector", "value": css}),
             )
             .await;
-        v.as_object().unwrap().values().next().unwrap().as_str().unwrap().to_owned()
+        v.as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     async fn type_into(&self, css: &str, text: &str) {
@@ -116,8 +125,12 @@ impl Browser {
 
     async fn click(&self, css: &str) {
         let el = self.find(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{el}/click"), json!({}))
-            .await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/click"),
+            json!({}),
+        )
+        .await;
     }
 
     async fn text(&self) -> String {
@@ -170,7 +183,9 @@ impl Browser {
     }
 
     async fn cookie(&self, name: &str) -> Value {
-        let cookies = self.call(reqwest::Method::GET, "/cookie", Value::Null).await;
+        let cookies = self
+            .call(reqwest::Method::GET, "/cookie", Value::Null)
+            .await;
         cookies
             .as_array()
             .unwrap()
@@ -316,8 +331,14 @@ async fn login_app_in_headless_chromium() {
 
     // 4. Logout ends the session server-side: replaying its cookie gets 401.
     let ua_b = b.user_agent().await;
-    let b_value = b.cookie("sesame").await["value"].as_str().unwrap().to_owned();
-    assert_eq!(replay(&format!("{app}/account"), &b_value, &ua_b).await.0, 200);
+    let b_value = b.cookie("sesame").await["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        replay(&format!("{app}/account"), &b_value, &ua_b).await.0,
+        200
+    );
     b.goto(&format!("{app}/sessions")).await;
     b.click("#logout").await;
     b.wait_for_text("Log in").await;
@@ -330,7 +351,10 @@ async fn login_app_in_headless_chromium() {
     b.login(&app, "alice", "wonderland").await;
     b.goto(&format!("http://127.0.0.1:{attacker_port}/")).await;
     let text = b.wait_for_text("csrf_failed").await;
-    assert!(text.contains("cross_site") || text.contains("no_session"), "{text}");
+    assert!(
+        text.contains("cross_site") || text.contains("no_session"),
+        "{text}"
+    );
     a.goto(&format!("{app}/account")).await;
     a.wait_for_text("Logged in as alice").await;
 

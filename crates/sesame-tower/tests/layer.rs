@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Form, Path};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::routing::{get, post};
-use axum::Router;
 use http_body_util::BodyExt;
 use sesame::cookie::{FernetKey, KeyRing};
 use sesame::{Manager, ManualClock, MemoryStore, Policy, Renewal};
@@ -35,10 +35,12 @@ fn routes() -> Router {
         )
         .route(
             "/set/{key}/{value}",
-            post(|s: Session, Path((k, v)): Path<(String, String)>| async move {
-                s.insert(&k, v).await?;
-                R::Ok("set")
-            }),
+            post(
+                |s: Session, Path((k, v)): Path<(String, String)>| async move {
+                    s.insert(&k, v).await?;
+                    R::Ok("set")
+                },
+            ),
         )
         .route(
             "/csrf",
@@ -58,11 +60,16 @@ fn routes() -> Router {
                 R::Ok("out")
             }),
         )
-        .route("/me", get(|u: RequireUser| async move { u.user_id.clone() }))
+        .route(
+            "/me",
+            get(|u: RequireUser| async move { u.user_id.clone() }),
+        )
         .route("/need", get(|_: RequireSession| async { "ok" }))
         .route(
             "/revoke-others",
-            post(|u: RequireUser| async move { R::Ok(u.revoke_other_sessions().await?.to_string()) }),
+            post(
+                |u: RequireUser| async move { R::Ok(u.revoke_other_sessions().await?.to_string()) },
+            ),
         )
         .route(
             "/sessions",
@@ -88,11 +95,10 @@ struct App {
 fn app_with(policy: Policy, f: impl FnOnce(SessionLayer) -> SessionLayer) -> App {
     let clock = Arc::new(ManualClock::starting_now());
     let manager = Manager::with_clock(Arc::new(MemoryStore::new()), policy, clock.clone()).unwrap();
-    let layer = f(SessionLayer::new(
-        manager,
-        KeyRing::new(FernetKey::generate().unwrap()),
-    )
-    .with_csrf(CsrfConfig::new().with_exempt_prefix("/hook/")));
+    let layer = f(
+        SessionLayer::new(manager, KeyRing::new(FernetKey::generate().unwrap()))
+            .with_csrf(CsrfConfig::new().with_exempt_prefix("/hook/")),
+    );
     let router = routes()
         .layer(layer.clone())
         .layer(SecurityHeadersLayer::new());
@@ -121,7 +127,12 @@ impl Resp {
     }
     /// The `name=value` part of Set-Cookie, ready for a Cookie header.
     fn cookie(&self) -> String {
-        self.set_cookie().unwrap().split(';').next().unwrap().to_owned()
+        self.set_cookie()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
     }
     fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap()
@@ -217,14 +228,20 @@ async fn set_cookie_only_when_the_token_changes() {
     let r = send(
         &app,
         req("POST", "/set/theme/dark", Some(&cookie))
-            .header("x-csrf-token", get_(&app, "/csrf", Some(&cookie)).await.body)
+            .header(
+                "x-csrf-token",
+                get_(&app, "/csrf", Some(&cookie)).await.body,
+            )
             .body(Body::empty())
             .unwrap(),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.set_cookie().is_none());
-    assert_eq!(get_(&app, "/get/theme", Some(&cookie)).await.body, "Some(\"dark\")");
+    assert_eq!(
+        get_(&app, "/get/theme", Some(&cookie)).await.body,
+        "Some(\"dark\")"
+    );
 }
 
 #[tokio::test]
@@ -235,7 +252,10 @@ async fn concurrent_requests_of_one_session_lose_nothing() {
     for i in 0..64 {
         let (app, cookie, csrf) = (app.clone(), cookie.clone(), csrf.clone());
         tasks.push(tokio::spawn(async move {
-            assert_eq!(get_(&app, "/count", Some(&cookie)).await.status, StatusCode::OK);
+            assert_eq!(
+                get_(&app, "/count", Some(&cookie)).await.status,
+                StatusCode::OK
+            );
             let r = post_(&app, &format!("/set/k{i}/v{i}"), &cookie, &csrf).await;
             assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         }));
@@ -257,12 +277,18 @@ async fn require_session_refuses_with_a_machine_readable_reason() {
     let app = app();
     let r = get_(&app, "/need", None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(r.json(), serde_json::json!({"error": "session_required", "reason": "no_session"}));
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"error": "session_required", "reason": "no_session"})
+    );
 
     // A forged cookie never reaches the store, and is counted.
     let loads = app.layer.metrics().store_loads();
     let r = get_(&app, "/need", Some("__Host-sesame=gAAAAABforged")).await;
-    assert_eq!(r.json(), serde_json::json!({"error": "invalid_session", "reason": "invalid_cookie"}));
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"error": "invalid_session", "reason": "invalid_cookie"})
+    );
     assert_eq!(app.layer.metrics().forged_cookies(), 1);
     assert_eq!(app.layer.metrics().store_loads(), loads);
 
@@ -273,7 +299,10 @@ async fn require_session_refuses_with_a_machine_readable_reason() {
     assert_eq!(app.layer.metrics().ambiguous_cookies(), 1);
 
     // Anonymous session: RequireSession passes, RequireUser does not.
-    assert_eq!(get_(&app, "/need", Some(&cookie)).await.status, StatusCode::OK);
+    assert_eq!(
+        get_(&app, "/need", Some(&cookie)).await.status,
+        StatusCode::OK
+    );
     let r = get_(&app, "/me", Some(&cookie)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.json()["error"], "login_required");
@@ -281,7 +310,10 @@ async fn require_session_refuses_with_a_machine_readable_reason() {
     // Idle expiry.
     app.clock.advance(Duration::from_secs(31 * 60));
     let r = get_(&app, "/need", Some(&cookie)).await;
-    assert_eq!(r.json(), serde_json::json!({"error": "session_ended", "reason": "expired_idle"}));
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"error": "session_ended", "reason": "expired_idle"})
+    );
 }
 
 #[tokio::test]
@@ -296,13 +328,19 @@ async fn login_rotates_the_token_and_the_csrf_token() {
     // Session fixation: the pre-login token is dead.
     let r = get_(&app, "/me", Some(&before)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(r.json(), serde_json::json!({"error": "session_ended", "reason": "rotated"}));
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"error": "session_ended", "reason": "rotated"})
+    );
     // The CSRF token changed with the session.
     let csrf_after = get_(&app, "/csrf", Some(&after)).await.body;
     assert_ne!(csrf_after, csrf_before);
     let r = post_(&app, "/set/a/b", &after, &csrf_before).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert_eq!(post_(&app, "/set/a/b", &after, &csrf_after).await.status, StatusCode::OK);
+    assert_eq!(
+        post_(&app, "/set/a/b", &after, &csrf_after).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -319,7 +357,10 @@ async fn login_enforces_the_per_user_cap() {
     let (_second, _) = logged_in(&app, "bob").await;
     app.clock.advance(Duration::from_secs(1));
     let (third, _) = logged_in(&app, "bob").await;
-    assert_eq!(get_(&app, "/me", Some(&first)).await.json()["reason"], "evicted");
+    assert_eq!(
+        get_(&app, "/me", Some(&first)).await.json()["reason"],
+        "evicted"
+    );
     assert_eq!(get_(&app, "/me", Some(&third)).await.body, "bob");
 }
 
@@ -335,7 +376,10 @@ async fn logout_ends_the_session_server_side() {
     // Replaying the old cookie: 401 with the reason.
     let r = get_(&app, "/me", Some(&cookie)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(r.json(), serde_json::json!({"error": "session_ended", "reason": "logged_out"}));
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"error": "session_ended", "reason": "logged_out"})
+    );
 }
 
 #[tokio::test]
@@ -347,11 +391,21 @@ async fn log_out_other_devices() {
     let list: serde_json::Value =
         serde_json::from_str(&get_(&app, "/sessions", Some(&phone)).await.body).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 2);
-    assert_eq!(list.as_array().unwrap().iter().filter(|s| s["current"] == true).count(), 1);
+    assert_eq!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["current"] == true)
+            .count(),
+        1
+    );
     assert_eq!(list[0]["user_agent"], "test-agent");
     let r = post_(&app, "/revoke-others", &phone, &phone_csrf).await;
     assert_eq!(r.body, "1");
-    assert_eq!(get_(&app, "/me", Some(&laptop)).await.json()["reason"], "revoked");
+    assert_eq!(
+        get_(&app, "/me", Some(&laptop)).await.json()["reason"],
+        "revoked"
+    );
     assert_eq!(get_(&app, "/me", Some(&phone)).await.body, "alice");
     assert_eq!(get_(&app, "/me", Some(&bob)).await.body, "bob");
 }
@@ -367,7 +421,10 @@ async fn csrf_checks_origin_and_token() {
         }
         b.body(Body::from(body)).unwrap()
     };
-    let form = ("content-type", "application/x-www-form-urlencoded".to_owned());
+    let form = (
+        "content-type",
+        "application/x-www-form-urlencoded".to_owned(),
+    );
     let reason = |r: Resp| (r.status, r.json()["reason"].as_str().unwrap().to_owned());
 
     let r = send(&app, post(vec![form.clone()], "x=1")).await;
@@ -376,33 +433,63 @@ async fn csrf_checks_origin_and_token() {
     assert_eq!(reason(r), (StatusCode::FORBIDDEN, "token_mismatch".into()));
     let r = send(
         &app,
-        post(vec![("x-csrf-token", csrf.clone()), ("sec-fetch-site", "cross-site".into())], ""),
+        post(
+            vec![
+                ("x-csrf-token", csrf.clone()),
+                ("sec-fetch-site", "cross-site".into()),
+            ],
+            "",
+        ),
     )
     .await;
     assert_eq!(reason(r), (StatusCode::FORBIDDEN, "cross_site".into()));
     let r = send(
         &app,
-        post(vec![("x-csrf-token", csrf.clone()), ("origin", "https://evil.test".into())], ""),
+        post(
+            vec![
+                ("x-csrf-token", csrf.clone()),
+                ("origin", "https://evil.test".into()),
+            ],
+            "",
+        ),
     )
     .await;
     assert_eq!(reason(r), (StatusCode::FORBIDDEN, "origin_mismatch".into()));
-    let r = send(&app, post(vec![("x-csrf-token", csrf.clone()), ("origin", "null".into())], "")).await;
+    let r = send(
+        &app,
+        post(
+            vec![("x-csrf-token", csrf.clone()), ("origin", "null".into())],
+            "",
+        ),
+    )
+    .await;
     assert_eq!(reason(r), (StatusCode::FORBIDDEN, "origin_mismatch".into()));
 
     // The form field is found, and the handler still reads the whole body.
     let body: &'static str = Box::leak(format!("x=hello&csrf_token={csrf}").into_boxed_str());
     let r = send(
         &app,
-        post(vec![form.clone(), ("origin", "https://app.test".into())], body),
+        post(
+            vec![form.clone(), ("origin", "https://app.test".into())],
+            body,
+        ),
     )
     .await;
     assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "hello"));
 
     // Without a session there is no token to match.
-    let r = send(&app, req("POST", "/form", None).body(Body::empty()).unwrap()).await;
+    let r = send(
+        &app,
+        req("POST", "/form", None).body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(reason(r), (StatusCode::FORBIDDEN, "no_session".into()));
     // Exempt paths pass.
-    let r = send(&app, req("POST", "/hook/in", None).body(Body::empty()).unwrap()).await;
+    let r = send(
+        &app,
+        req("POST", "/hook/in", None).body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(r.body, "hooked");
     assert_eq!(app.layer.metrics().csrf_refused(), 6);
 }
@@ -460,7 +547,12 @@ async fn renewal_sends_a_new_cookie() {
     assert_eq!(r.body, "alice");
     let renewed = r.cookie();
     assert_ne!(renewed, cookie);
-    assert!(get_(&app, "/me", Some(&renewed)).await.set_cookie().is_none());
+    assert!(
+        get_(&app, "/me", Some(&renewed))
+            .await
+            .set_cookie()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -470,10 +562,12 @@ async fn security_headers_and_development_host_check() {
     assert_eq!(r.headers["x-xss-protection"], "0");
     assert_eq!(r.headers["x-content-type-options"], "nosniff");
     assert_eq!(r.headers["x-frame-options"], "DENY");
-    assert!(r.headers["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .contains("frame-ancestors 'none'"));
+    assert!(
+        r.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     assert!(r.headers.contains_key("strict-transport-security"));
     assert_eq!(r.headers["referrer-policy"], "no-referrer");
 

@@ -9,10 +9,10 @@ use axum::extract::Form;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use serde::Deserialize;
 use sesame::cookie::{CookiePolicy, KeyRing};
 use sesame::{Manager, MemoryStore, Policy};
 use sesame_tower::{SecurityHeadersLayer, Session, SessionError, SessionLayer};
-use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 /// The demo users and their passwords.
@@ -110,7 +110,10 @@ async fn login(session: Session, Form(c): Form<Credentials>) -> Response {
     if !check_password(&c.username, &c.password) {
         return (
             StatusCode::UNAUTHORIZED,
-            page("Log in", "<p id=error>wrong user name or password</p><a href=/login>again</a>"),
+            page(
+                "Log in",
+                "<p id=error>wrong user name or password</p><a href=/login>again</a>",
+            ),
         )
             .into_response();
     }
