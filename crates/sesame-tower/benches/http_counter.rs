@@ -149,9 +149,8 @@ async fn request(
 }
 
 struct Outcome {
-    rps: f64,
-    p50_us: u32,
-    p99_us: u32,
+    latencies_us: Vec<u32>,
+    elapsed_s: f64,
     served: u64,
     errors: u64,
     final_counter: i64,
@@ -159,11 +158,17 @@ struct Outcome {
 
 /// `shared`: every connection uses one session (the lost-update test); otherwise each
 /// connection has its own session (the throughput test).
-fn load(addr: SocketAddr, conns: usize, secs: u64, shared: bool) -> Outcome {
+fn load(addr: SocketAddr, conns: usize, secs: u64, shared: bool, sessions: bool) -> Outcome {
     runtime().block_on(async move {
         let mut first = connect(addr).await;
-        let (status, cookie, _) = request(&mut first, "/counter", None).await;
+        let (status, cookie, first_body) = request(&mut first, "/counter", None).await;
         assert_eq!(status, 200);
+        // Bare axum's counter is global and outlives a round: count from where it stood.
+        let base: i64 = if sessions {
+            0
+        } else {
+            first_body.trim().parse::<i64>().unwrap() - 1
+        };
         let cookie: Option<Arc<str>> = cookie.map(Into::into);
         let start = Instant::now();
         let deadline = start + Duration::from_secs(secs);
@@ -208,21 +213,20 @@ fn load(addr: SocketAddr, conns: usize, secs: u64, shared: bool) -> Outcome {
             counters.push(c);
         }
         let elapsed = start.elapsed().as_secs_f64();
-        all.sort_unstable();
-        let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
         let (_, _, body) = request(&mut first, "/read", cookie.as_deref()).await;
         let first_counter: i64 = body.trim().parse().unwrap();
         // Bare axum has one global counter whatever the cookie; per-session servers have one per
         // session: the first connection's plus one per load connection.
-        let final_counter = if shared || counters.iter().all(|c| *c == first_counter) {
+        let final_counter = if !sessions {
+            first_counter - base
+        } else if shared {
             first_counter
         } else {
             first_counter + counters.iter().sum::<i64>()
         };
         Outcome {
-            rps: all.len() as f64 / elapsed,
-            p50_us: pct(0.50),
-            p99_us: pct(0.99),
+            latencies_us: all,
+            elapsed_s: elapsed,
             served,
             errors,
             final_counter,
@@ -230,24 +234,32 @@ fn load(addr: SocketAddr, conns: usize, secs: u64, shared: bool) -> Outcome {
     })
 }
 
+/// Name, router factory, and whether it keeps per-session counters.
+type Server = (&'static str, fn() -> Router, bool);
+
 fn main() {
-    // `cargo test --benches` passes --bench-less args; only run when benchmarking.
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let secs: u64 = std::env::var("BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
-    let conns: usize = std::env::var("BENCH_CONNS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(32);
-    let servers: [(&str, fn() -> Router); 3] = [
-        ("bare axum (no session)", bare),
-        ("axum + sesame-tower (memory store)", sesame),
-        ("axum + tower-sessions 0.14 (MemoryStore)", tower_sessions),
+    let env = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    let secs = env("BENCH_SECS", 10);
+    let conns = env("BENCH_CONNS", 32) as usize;
+    let rounds = env("BENCH_ROUNDS", 5).max(1);
+    let servers: [Server; 3] = [
+        ("bare axum (no session)", bare, false),
+        ("axum + sesame-tower (memory store)", sesame, true),
+        (
+            "axum + tower-sessions 0.14 (MemoryStore)",
+            tower_sessions,
+            true,
+        ),
     ];
+    let addrs: Vec<SocketAddr> = servers.iter().map(|(_, make, _)| start(make())).collect();
     let modes: &[bool] = match std::env::var("BENCH_MODE").as_deref() {
         Ok("shared") => &[true],
         Ok("per-connection") => &[false],
@@ -259,28 +271,45 @@ fn main() {
         } else {
             "one session per connection"
         };
-        println!("\n{conns} connections, {secs} s each, {mode}\n");
+        // Rounds interleave the servers so that load from other processes on the machine
+        // hits all three alike.
+        let per_round = (secs / rounds).max(1);
+        let mut totals: Vec<(Vec<u32>, f64, u64, u64, i64)> = (0..servers.len())
+            .map(|_| (Vec::new(), 0.0, 0, 0, 0))
+            .collect();
+        for _ in 0..rounds {
+            for (i, (_, _, sessions)) in servers.iter().enumerate() {
+                let o = load(addrs[i], conns, per_round, shared, *sessions);
+                let t = &mut totals[i];
+                t.0.extend(o.latencies_us);
+                t.1 += o.elapsed_s;
+                t.2 += o.served;
+                t.3 += o.errors;
+                t.4 += o.final_counter;
+            }
+        }
         println!(
-            "| server | requests/s | p50 | p99 | served | non-200 | final counter | lost increments |"
+            "\n{conns} connections, {mode}; {rounds} interleaved rounds of {per_round} s per server\n"
         );
-        println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        println!(
+            "| server | requests/s | vs bare | p50 | p99 | served | non-200 | final counter(s) | lost increments |"
+        );
+        println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         let mut bare_rps = 0.0;
-        for (name, make) in servers {
-            let addr = start(make());
-            let o = load(addr, conns, secs, shared);
-            if bare_rps == 0.0 {
-                bare_rps = o.rps;
+        for (i, (name, _, _)) in servers.iter().enumerate() {
+            let (lat, elapsed, served, errors, counter) = &mut totals[i];
+            lat.sort_unstable();
+            let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+            let rps = lat.len() as f64 / *elapsed;
+            if i == 0 {
+                bare_rps = rps;
             }
             println!(
-                "| {name} | {:.0} ({:.2}× bare) | {:.2} ms | {:.2} ms | {} | {} | {} | {} |",
-                o.rps,
-                o.rps / bare_rps,
-                o.p50_us as f64 / 1000.0,
-                o.p99_us as f64 / 1000.0,
-                o.served,
-                o.errors,
-                o.final_counter,
-                o.served as i64 - o.final_counter
+                "| {name} | {rps:.0} | {:.2}× | {:.2} ms | {:.2} ms | {served} | {errors} | {counter} | {} |",
+                rps / bare_rps,
+                pct(0.50) as f64 / 1000.0,
+                pct(0.99) as f64 / 1000.0,
+                *served as i64 - *counter
             );
         }
     }
