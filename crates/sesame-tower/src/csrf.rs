@@ -9,7 +9,7 @@
 //!    `Referrer-Policy: no-referrer`. A request with neither header (an old client, curl)
 //!    passes on to check 2.
 //! 2. **The synchronizer token.** The session's token (kept in its data under
-//!    [`CSRF_KEY`](crate::session::CSRF_KEY), replaced on login and rotation) must come back in the
+//!    [`CSRF_KEY`], replaced on login and rotation) must come back in the
 //!    `X-CSRF-Token` header or, for `application/x-www-form-urlencoded` bodies, in the form field
 //!    `csrf_token`. Compared in constant time. A form body is read up to a size limit (64 KiB by
 //!    default) and put back for the handler.
