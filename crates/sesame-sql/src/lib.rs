@@ -49,6 +49,7 @@ mod schema;
 mod sql;
 mod store;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
@@ -118,6 +119,8 @@ struct Inner {
     sql: Statements,
     /// The bound on one whole operation.
     op_timeout: Duration,
+    /// Operations retried after a deadlock or serialization failure.
+    retries: AtomicU64,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -146,6 +149,12 @@ impl SqlStore {
         let backend = Backend::of_url(url)?;
         backend.enabled()?;
         DRIVERS.call_once(sqlx::any::install_default_drivers);
+        // sqlx's MySQL driver speaks MariaDB under the mysql: scheme.
+        let url = match url.strip_prefix("mariadb:") {
+            Some(rest) => format!("mysql:{rest}"),
+            None => url.to_owned(),
+        };
+        let url = url.as_str();
         let options: AnyConnectOptions = url
             .parse()
             .map_err(|e| Error::Config(format!("sql.url: {e}")))?;
@@ -196,6 +205,7 @@ impl SqlStore {
                 read,
                 sql: Statements::new(backend, tables),
                 op_timeout: config.acquire_timeout + config.statement_timeout,
+                retries: AtomicU64::new(0),
             }),
         };
         if config.migrate {
@@ -207,6 +217,13 @@ impl SqlStore {
     /// Which database this store talks to.
     pub fn backend(&self) -> Backend {
         self.inner.backend
+    }
+
+    /// How many operations were retried after a deadlock or a serialization
+    /// failure since connecting: a metric worth watching (the lock order is
+    /// meant to keep it at zero).
+    pub fn deadlock_retries(&self) -> u64 {
+        self.inner.retries.load(Ordering::Relaxed)
     }
 
     /// The (qualified) name of the sessions table.

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -82,6 +83,7 @@ impl SqlStore {
                             .map_err(error::map)?;
                     }
                     Err(Fail::Sql(e)) if tries < ATTEMPTS && error::is_retryable(&e) => {
+                        inner.retries.fetch_add(1, Ordering::Relaxed);
                         tokio::time::sleep(Duration::from_millis(u64::from(tries) * 2)).await;
                     }
                     Err(Fail::Sql(e)) => return Err(error::map(e)),

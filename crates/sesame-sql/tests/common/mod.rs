@@ -131,16 +131,16 @@ impl Drop for TestStore {
                 (url, format!("DROP DATABASE IF EXISTS {database}"))
             }
         };
-        let store = self.store.clone();
         // Drop runs inside the test's runtime; do the async work on a thread
-        // of its own and wait for it.
+        // of its own and wait for it. The store's pool is left alone: its
+        // connections belong to the (now blocked) test runtime, and idle
+        // connections do not stop a DROP.
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                store.close().await;
                 let (url, sql) = drop_sql;
                 let work = async {
                     if url.starts_with("postgres") {
@@ -226,4 +226,124 @@ impl Store for TestStore {
     async fn ping(&self) -> Result<()> {
         self.store.ping().await
     }
+}
+
+/// The id as a literal of the store's database.
+fn id_literal(t: &TestStore, id: &SessionId) -> String {
+    match t.store.backend() {
+        sesame_sql::Backend::Postgres => format!("'\\x{}'::bytea", id.to_hex()),
+        _ => format!("X'{}'", id.to_hex()),
+    }
+}
+
+/// A row whose data is not JSON is `Error::Corrupt` for that session; the
+/// others load, and the corrupt one can still be ended.
+pub async fn corrupt_json_is_an_error_for_that_session_only(t: TestStore) {
+    use sesame::testing::Harness;
+    let t = std::sync::Arc::new(t);
+    let h = Harness::new(t.clone(), sesame::testing::cases::steady_policy());
+    let bad = h.create(Some(&h.user)).await.token;
+    let good = h.create(Some(&h.user)).await.token;
+    raw(
+        &t,
+        format!(
+            "UPDATE {} SET data = '{{not json' WHERE id = {}",
+            t.store.sessions_table(),
+            id_literal(&t, &bad.id())
+        ),
+    )
+    .await;
+    match h.manager.load(bad.expose(), &h.device).await {
+        Err(sesame::Error::Corrupt { id, detail }) => {
+            assert_eq!(id, bad.id().short());
+            assert!(detail.contains("JSON"), "{detail}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    assert!(matches!(
+        h.manager
+            .update(bad.expose(), &Patch::new().set("a", 1).unwrap(), None)
+            .await,
+        Err(sesame::Error::Corrupt { .. })
+    ));
+    assert!(h.manager.load(good.expose(), &h.device).await.is_ok());
+    assert!(
+        h.manager
+            .destroy(bad.expose(), EndReason::Revoked)
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        h.manager.load(bad.expose(), &h.device).await,
+        Err(sesame::Error::Ended {
+            reason: EndReason::Revoked
+        })
+    ));
+}
+
+/// The concurrent conformance cases, on one store, never hit a deadlock (no
+/// retry was needed).
+pub async fn concurrent_cases_never_deadlock(t: TestStore) {
+    use sesame::testing::cases;
+    let store = t.store.clone();
+    let t: std::sync::Arc<dyn Store> = std::sync::Arc::new(t);
+    cases::concurrent_creates_respect_the_cap(t.clone()).await;
+    cases::concurrent_creates_with_reject_new_admit_exactly_the_cap(t.clone()).await;
+    cases::concurrent_increments_lose_nothing(t.clone()).await;
+    cases::concurrent_rotations_have_one_winner(t.clone()).await;
+    cases::concurrent_modify_loses_nothing(t).await;
+    assert_eq!(store.deadlock_retries(), 0);
+}
+
+/// Cleanup works in batches: 2,500 expired sessions with a batch of 1,000
+/// take three statements' worth, each reported once, tombstones kept until
+/// their own time.
+pub async fn cleanup_goes_in_batches(t: TestStore) {
+    use sesame::Timestamp;
+    let store = &t.store;
+    let now = Timestamp::from_millis(1_000_000_000);
+    let t0 = Timing {
+        now,
+        idle_timeout: Duration::from_secs(60),
+        touch_interval: Duration::from_secs(10),
+        tombstone_ttl: Duration::from_secs(600),
+    };
+    for i in 0..2_600u32 {
+        let id = sesame::SessionToken::generate().unwrap().id();
+        let absolute = now.plus(Duration::from_secs(3600));
+        let record = SessionRecord {
+            id,
+            user_id: Some(UserId::new(format!("u{}", i % 7)).unwrap()),
+            data: Default::default(),
+            version: 1,
+            created_at: now,
+            token_issued_at: now,
+            last_accessed: now,
+            idle_expires_at: if i < 2_500 {
+                now.plus(Duration::from_secs(60))
+            } else {
+                absolute
+            },
+            absolute_expires_at: absolute,
+            device: Default::default(),
+        };
+        store.create(record, None, &t0).await.unwrap();
+    }
+    let later = Timing {
+        now: now.plus(Duration::from_secs(61)),
+        ..t0
+    };
+    let report = store.cleanup(&later, 1_000).await.unwrap();
+    assert_eq!(report.expired.len(), 2_500);
+    assert_eq!(report.scanned, 2_500);
+    assert_eq!(report.deleted, 0, "tombstones stay until their own expiry");
+    let again = store.cleanup(&later, 1_000).await.unwrap();
+    assert_eq!((again.scanned, again.expired.len()), (0, 0));
+    let purge = Timing {
+        now: later.now.plus(Duration::from_secs(600)),
+        ..t0
+    };
+    let report = store.cleanup(&purge, 1_000).await.unwrap();
+    assert_eq!(report.deleted, 2_500);
+    assert!(report.expired.is_empty());
 }
