@@ -145,8 +145,8 @@ async fn cleanup(name: &str, url: &str, store: SqlStore, rows: u64, expired: u64
         );
         for k in 0..n {
             let j = i + k;
-            let idle = if j % (rows / expired) == 0 {
-                BASE + 1_000
+            let idle = if j.is_multiple_of(rows / expired) {
+                BASE + 3_500_000
             } else {
                 BASE + 86_400_000
             };
