@@ -176,6 +176,7 @@ impl MemoryStore {
 struct UserLists<'a> {
     store: &'a MemoryStore,
     guards: Vec<(usize, MutexGuard<'a, UserMap>)>,
+    users: [Option<UserId>; 2],
 }
 
 type UserList = Vec<(crate::Timestamp, SessionId)>;
@@ -193,7 +194,11 @@ impl<'a> UserLists<'a> {
             .into_iter()
             .map(|i| (i, store.users[i].lock()))
             .collect();
-        Self { store, guards }
+        Self {
+            store,
+            guards,
+            users: users.map(|u| u.cloned()),
+        }
     }
 
     /// The user id as the index already holds it, so that every session of a
@@ -221,9 +226,15 @@ impl<'a> UserLists<'a> {
 }
 
 impl Drop for UserLists<'_> {
+    /// Drops the lists of this operation's users that it left empty (only
+    /// theirs: a scan of the whole shard would cost every operation).
     fn drop(&mut self) {
-        for (_, guard) in &mut self.guards {
-            guard.retain(|_, list| !list.is_empty());
+        for user in std::mem::take(&mut self.users).into_iter().flatten() {
+            if let Ok(map) = self.map_of(&user)
+                && map.get(&user).is_some_and(Vec::is_empty)
+            {
+                map.remove(&user);
+            }
         }
     }
 }
