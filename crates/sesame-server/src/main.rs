@@ -1,0 +1,2 @@
+//! The `sesame` binary.
+fn main() {}
