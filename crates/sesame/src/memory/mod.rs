@@ -235,7 +235,7 @@ impl Store for MemoryStore {
         let list = lists.get(&user)?;
         let evicted = self.apply_cap(list, cap, t)?;
         self.check_room()?;
-        list.push((session.created_at, session.id));
+        push_exact(list, (session.created_at, session.id), cap);
         self.insert_live(session.clone());
         Ok(CreateOutcome { session, evicted })
     }
@@ -374,7 +374,7 @@ impl Store for MemoryStore {
         if let Some(user) = &new_user {
             let list = lists.get(user)?;
             list.retain(|(_, id)| !evicted.contains(id));
-            list.push((record.created_at, record.id));
+            push_exact(list, (record.created_at, record.id), rotation.cap);
         }
         self.insert_live(record.clone());
         Ok(CreateOutcome {
@@ -464,4 +464,14 @@ impl Store for MemoryStore {
     async fn ping(&self) -> Result<()> {
         Ok(())
     }
+}
+
+/// Appends to a user's list, growing it only to the cap (most users stay
+/// below it), not by doubling: a user with 5 sessions costs 5 slots, not 8.
+fn push_exact(list: &mut UserList, entry: (crate::Timestamp, SessionId), cap: Option<UserCap>) {
+    if list.len() == list.capacity() {
+        let target = cap.map_or(list.len() + 1, |c| c.max.max(list.len() + 1));
+        list.reserve_exact(target - list.len());
+    }
+    list.push(entry);
 }
