@@ -109,7 +109,7 @@ impl ApiKeys {
 /// `sha256:<hex>` config line.
 pub fn generate_api_key() -> std::io::Result<(String, String)> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
     let key = format!("sk_{}", URL_SAFE_NO_PAD.encode(bytes));
     let hash = hash_line(&key);
     Ok((key, hash))

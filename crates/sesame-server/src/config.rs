@@ -769,7 +769,7 @@ mod tests {
         let file = dir.path().join("s.toml");
         std::fs::write(&file, "[policy]\nidle_timeot = \"5m\"\n").unwrap();
         let e = Config::load(Some(&file), &none, &Overrides::default()).unwrap_err();
-        assert_eq!(e.setting, "policy");
+        assert_eq!(e.setting, "policy.idle_timeot");
         assert!(e.message.contains("idle_timeot"), "{e}");
         std::fs::write(
             &file,

@@ -88,6 +88,18 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "invalid", message)
     }
 
+    /// 401 `expired` with reason `cookie_expired`: an authentic cookie
+    /// older than its maximum age.
+    pub fn cookie_expired() -> Self {
+        let mut err = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "expired",
+            "the cookie is older than its maximum age",
+        );
+        err.body.reason = Some("cookie_expired");
+        err
+    }
+
     /// 404 for unknown routes.
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
