@@ -30,7 +30,11 @@ fn measure(label: &str, user: impl Fn(usize) -> Option<String>) {
     rt.block_on(async {
         for i in 0..SESSIONS {
             let created = manager
-                .create(user(i).as_deref(), Default::default(), DeviceInfo::default())
+                .create(
+                    user(i).as_deref(),
+                    Default::default(),
+                    DeviceInfo::default(),
+                )
                 .await
                 .unwrap();
             drop(created);
@@ -59,7 +63,10 @@ fn main() {
             let me = std::env::current_exe().expect("own path");
             for case in ["anonymous", "users"] {
                 let status = std::process::Command::new(&me).arg(case).status();
-                assert!(status.map(|s| s.success()).unwrap_or(false), "{case} failed");
+                assert!(
+                    status.map(|s| s.success()).unwrap_or(false),
+                    "{case} failed"
+                );
             }
         }
     }

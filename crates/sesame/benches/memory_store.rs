@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_main};
 use sesame::store::{LoadMode, Timing};
 use sesame::{DeviceInfo, Manager, ManualClock, MemoryStore, Policy, Store};
 
@@ -138,5 +138,8 @@ fn cleanup(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, load_and_create, cleanup);
-criterion_main!(benches);
+mod group {
+    // A private module: the function the macro generates is not public API.
+    criterion::criterion_group!(benches, super::load_and_create, super::cleanup);
+}
+criterion_main!(group::benches);

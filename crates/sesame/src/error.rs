@@ -77,6 +77,9 @@ pub enum Error {
         /// What was wrong.
         detail: String,
     },
+    /// A cookie could not be read, opened or written.
+    #[error(transparent)]
+    Cookie(#[from] crate::cookie::CookieError),
     /// Any other failure inside a store or the engine.
     #[error("internal error: {0}")]
     Internal(String),
@@ -106,6 +109,7 @@ impl Error {
             Error::Config(_) => "invalid_config",
             Error::StoreUnavailable(_) => "store_unavailable",
             Error::Corrupt { .. } => "corrupt_record",
+            Error::Cookie(_) => "invalid_cookie",
             Error::Internal(_) => "internal",
         }
     }

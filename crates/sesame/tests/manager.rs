@@ -101,9 +101,12 @@ impl Store for CountingStore {
 
 fn counting() -> (Manager, Arc<CountingStore>) {
     let store = Arc::new(CountingStore::default());
-    let manager =
-        Manager::with_clock(store.clone(), Policy::default(), Arc::new(sesame::SystemClock))
-            .unwrap();
+    let manager = Manager::with_clock(
+        store.clone(),
+        Policy::default(),
+        Arc::new(sesame::SystemClock),
+    )
+    .unwrap();
     (manager, store)
 }
 
@@ -120,16 +123,28 @@ async fn malformed_tokens_never_reach_the_store() {
     ]
     .map(str::to_owned);
     for token in &bad {
-        assert!(matches!(m.load(token, &device).await, Err(Error::InvalidToken)));
+        assert!(matches!(
+            m.load(token, &device).await,
+            Err(Error::InvalidToken)
+        ));
         let patch = Patch::new().set("a", 1).unwrap();
-        assert!(matches!(m.update(token, &patch, None).await, Err(Error::InvalidToken)));
-        assert!(matches!(m.increment(token, "n", 1).await, Err(Error::InvalidToken)));
+        assert!(matches!(
+            m.update(token, &patch, None).await,
+            Err(Error::InvalidToken)
+        ));
+        assert!(matches!(
+            m.increment(token, "n", 1).await,
+            Err(Error::InvalidToken)
+        ));
         assert!(matches!(
             m.destroy(token, EndReason::LoggedOut).await,
             Err(Error::InvalidToken)
         ));
         assert!(matches!(m.inspect(token).await, Err(Error::InvalidToken)));
-        assert!(matches!(m.login(token, "alice").await, Err(Error::InvalidToken)));
+        assert!(matches!(
+            m.login(token, "alice").await,
+            Err(Error::InvalidToken)
+        ));
         assert!(matches!(m.rotate(token).await, Err(Error::InvalidToken)));
     }
     assert_eq!(store.calls.load(Ordering::SeqCst), 0);
@@ -144,8 +159,14 @@ async fn bad_user_ids_and_oversized_data_never_reach_the_store() {
             m.create(Some(user), Data::new(), device.clone()).await,
             Err(Error::InvalidUserId(_))
         ));
-        assert!(matches!(m.list_user(user).await, Err(Error::InvalidUserId(_))));
-        assert!(matches!(m.revoke_user(user, None).await, Err(Error::InvalidUserId(_))));
+        assert!(matches!(
+            m.list_user(user).await,
+            Err(Error::InvalidUserId(_))
+        ));
+        assert!(matches!(
+            m.revoke_user(user, None).await,
+            Err(Error::InvalidUserId(_))
+        ));
     }
     let mut big = Data::new();
     big.insert("k".into(), json!("x".repeat(70_000)));
@@ -181,7 +202,9 @@ async fn subscribers_see_created_rotated_and_ended() {
     let m = Manager::new(MemoryStore::new(), Policy::default()).unwrap();
     let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
     let sink = seen.clone();
-    m.subscribe(Arc::new(move |e: &SessionEvent| sink.lock().push(e.clone())));
+    m.subscribe(Arc::new(move |e: &SessionEvent| {
+        sink.lock().push(e.clone())
+    }));
     let device = DeviceInfo::default();
     let anonymous = m.create(None, Data::new(), device.clone()).await.unwrap();
     let rotated = m.login(anonymous.token.expose(), "alice").await.unwrap();
@@ -189,7 +212,10 @@ async fn subscribers_see_created_rotated_and_ended() {
         .await
         .unwrap();
     let events = seen.lock().clone();
-    assert!(matches!(events[0], SessionEvent::Created { user_id: None, .. }));
+    assert!(matches!(
+        events[0],
+        SessionEvent::Created { user_id: None, .. }
+    ));
     assert!(matches!(
         &events[1],
         SessionEvent::Rotated { from, to, .. }
@@ -197,7 +223,10 @@ async fn subscribers_see_created_rotated_and_ended() {
     ));
     assert!(matches!(
         events[2],
-        SessionEvent::Ended { reason: EndReason::LoggedOut, .. }
+        SessionEvent::Ended {
+            reason: EndReason::LoggedOut,
+            ..
+        }
     ));
     assert_eq!(events.len(), 3);
 }

@@ -4,6 +4,7 @@
 //! reads only the entries that are due — its cost grows with the number of
 //! expired sessions, not with the total.
 
+use std::collections::hash_map::Entry as Slot;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -160,37 +161,60 @@ impl Shard {
 
     /// Takes up to `limit` entries whose deadline has passed and settles each:
     /// an expired session is ended (and purged if its tombstone would already
-    /// be due), a due tombstone is purged.
+    /// be due), a due tombstone is purged. The due entries are split off the
+    /// expiry index in one step, and each costs one map lookup, so the work
+    /// follows the number of due entries, not the shard's size.
     pub fn sweep(&mut self, t: &Timing, limit: usize, out: &mut Sweep) -> usize {
-        let due: Vec<(Timestamp, SessionId)> = self
-            .deadlines
-            .iter()
-            .take_while(|(deadline, _)| *deadline <= t.now)
-            .take(limit)
-            .copied()
-            .collect();
-        for (deadline, id) in &due {
+        let boundary = (
+            Timestamp::from_millis(t.now.as_millis().saturating_add(1)),
+            SessionId::from_bytes([0; 32]),
+        );
+        let not_due = self.deadlines.split_off(&boundary);
+        let mut due = std::mem::replace(&mut self.deadlines, not_due);
+        if let Some(first_left) = due.iter().nth(limit).copied() {
+            let mut left = due.split_off(&first_left);
+            self.deadlines.append(&mut left);
+        }
+        let taken = due.len();
+        for (deadline, id) in due {
             out.scanned += 1;
-            if self.entries.get(id).map(Entry::deadline) != Some(*deadline) {
-                // A stale index entry; the map is the truth.
-                self.deadlines.remove(&(*deadline, *id));
+            let Slot::Occupied(mut slot) = self.entries.entry(id) else {
+                continue;
+            };
+            if slot.get().deadline() != deadline {
+                // A stale index entry: the map is the truth, and its current
+                // deadline is filed separately.
                 continue;
             }
-            if let Some(tombstone) = self.end_if_expired(id, t) {
-                if !self.entries.contains_key(id) {
+            match slot.get() {
+                Entry::Live(live) => {
+                    let Some(tombstone) = live.expiry_tombstone(id, t.now) else {
+                        continue;
+                    };
+                    out.expired.push(EndedSession {
+                        id,
+                        user_id: tombstone.user_id.clone(),
+                        reason: tombstone.reason,
+                    });
+                    let purge_at = t.purge_at(tombstone.ended_at);
+                    if purge_at > t.now {
+                        slot.insert(Entry::Ended(Box::new(Ended {
+                            tombstone,
+                            purge_at,
+                        })));
+                        self.deadlines.insert((purge_at, id));
+                    } else {
+                        slot.remove();
+                        out.deleted += 1;
+                    }
+                }
+                Entry::Ended(_) => {
+                    slot.remove();
                     out.deleted += 1;
                 }
-                out.expired.push(EndedSession {
-                    id: *id,
-                    user_id: tombstone.user_id,
-                    reason: tombstone.reason,
-                });
-            } else if matches!(self.entries.get(id), Some(Entry::Ended(e)) if e.purge_at <= t.now) {
-                self.remove(id);
-                out.deleted += 1;
             }
         }
-        due.len()
+        taken
     }
 
     pub fn len(&self) -> usize {
