@@ -106,10 +106,7 @@ impl<S: RequiredScope> FromRequestParts<Shared> for Auth<S> {
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
         let key = bearer(&parts.headers).ok_or_else(ApiError::missing_api_key)?;
-        let found: &ApiKey = state
-            .keys
-            .find(key)
-            .ok_or_else(ApiError::invalid_api_key)?;
+        let found: &ApiKey = state.keys.find(key).ok_or_else(ApiError::invalid_api_key)?;
         if found.allows(S::SCOPE) {
             Ok(Auth(PhantomData))
         } else {
@@ -706,9 +703,7 @@ async fn decode_cookie(
         .cookies
         .inspect(&req.cookie, state.now_secs())
         .map(Json)
-        .ok_or_else(|| {
-            ApiError::bad_request("cookies_disabled", "no cookie keys are configured")
-        })
+        .ok_or_else(|| ApiError::bad_request("cookies_disabled", "no cookie keys are configured"))
 }
 
 /// What a cleanup run did.

@@ -278,7 +278,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             crate::bootstrap::cookie_keys(&mut config, false)?;
             let value = read_arg(value)?;
             let policy = config.policy.to_policy()?;
-            let cookies = crate::cookies::Cookies::new(&config.cookie.keys, policy.absolute_lifetime())?;
+            let cookies =
+                crate::cookies::Cookies::new(&config.cookie.keys, policy.absolute_lifetime())?;
             let now = sesame::Clock::now(&SystemClock).as_secs();
             let report = cookies.inspect(&value, now).ok_or_else(|| {
                 Failure::Config(ConfigError::new(
@@ -301,8 +302,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let config = load_config(&cli, None)?;
             let m = manager(&config).await?;
-            let sessions: Vec<SessionView> =
-                m.list_user(user).await?.into_iter().map(Into::into).collect();
+            let sessions: Vec<SessionView> = m
+                .list_user(user)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
             print_json(&serde_json::json!({"user": user, "sessions": sessions}))
         }
         Command::Sessions {
@@ -317,7 +322,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let m = manager(&config).await?;
             let ended = m.revoke_user(user, except.as_ref()).await?;
             let ids: Vec<String> = ended.iter().map(SessionId::to_hex).collect();
-            print_json(&serde_json::json!({"user": user, "revoked": ids, "reason": EndReason::Revoked}))
+            print_json(
+                &serde_json::json!({"user": user, "revoked": ids, "reason": EndReason::Revoked}),
+            )
         }
         Command::Cleanup => {
             let config = load_config(&cli, None)?;
@@ -415,7 +422,9 @@ async fn serve(mut config: Config) -> Result<(), Failure> {
     println!(
         "    curl -s -X POST {base}/v1/session/validate -H 'authorization: Bearer {key_hint}' -H 'sesame-token: <token from above>'"
     );
-    println!("  API description: {base}/openapi.json   health: {base}/healthz   metrics: {base}/metrics");
+    println!(
+        "  API description: {base}/openapi.json   health: {base}/healthz   metrics: {base}/metrics"
+    );
     tracing::info!(addr = %running.addr, store = running.state.store_kind, "listening");
     shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests");
@@ -458,7 +467,10 @@ mod tests {
             redact_url("postgres://u:secret@db:5432/x"),
             "postgres://u:***@db:5432/x"
         );
-        assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
         assert_eq!(redact_url("memory://"), "memory://");
     }
 }

@@ -54,7 +54,9 @@ impl<'de> Deserialize<'de> for Dur {
         }
         match Raw::deserialize(d)? {
             Raw::Secs(s) => Ok(Dur(Duration::from_secs(s))),
-            Raw::Text(t) => parse_duration(&t).map(Dur).map_err(serde::de::Error::custom),
+            Raw::Text(t) => parse_duration(&t)
+                .map(Dur)
+                .map_err(serde::de::Error::custom),
         }
     }
 }
@@ -75,7 +77,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
-        other => return Err(format!("unknown duration unit {other:?} (use ms, s, m, h or d)")),
+        other => {
+            return Err(format!(
+                "unknown duration unit {other:?} (use ms, s, m, h or d)"
+            ));
+        }
     };
     n.checked_mul(mult)
         .map(Duration::from_millis)
@@ -538,11 +544,11 @@ impl Config {
             let Some(raw) = env(&var) else { continue };
             let value = match kind {
                 Kind::Str => Value::String(raw),
-                Kind::Int => Value::Integer(
-                    raw.trim()
-                        .parse()
-                        .map_err(|_| ConfigError::new(&var, format!("{raw:?} is not an integer")))?,
-                ),
+                Kind::Int => {
+                    Value::Integer(raw.trim().parse().map_err(|_| {
+                        ConfigError::new(&var, format!("{raw:?} is not an integer"))
+                    })?)
+                }
                 Kind::Bool => Value::Boolean(match raw.trim() {
                     "true" | "1" | "yes" => true,
                     "false" | "0" | "no" => false,
@@ -573,13 +579,14 @@ impl Config {
                 set_path(&mut table, setting, Value::String(v));
             }
         }
-        let config: Config = serde_path_to_error::deserialize(Value::Table(table)).map_err(|e| {
-            let path = e.path().to_string();
-            ConfigError::new(
-                if path == "." { "config".into() } else { path },
-                e.inner().to_string(),
-            )
-        })?;
+        let config: Config =
+            serde_path_to_error::deserialize(Value::Table(table)).map_err(|e| {
+                let path = e.path().to_string();
+                ConfigError::new(
+                    if path == "." { "config".into() } else { path },
+                    e.inner().to_string(),
+                )
+            })?;
         config.validate()?;
         Ok(config)
     }
@@ -591,7 +598,10 @@ impl Config {
         self.api_keys()?;
         crate::stores::check_url(&self.store_url())?;
         if self.limits.max_body_bytes == 0 {
-            return Err(ConfigError::new("limits.max_body_bytes", "must be at least 1"));
+            return Err(ConfigError::new(
+                "limits.max_body_bytes",
+                "must be at least 1",
+            ));
         }
         if self.limits.max_header_bytes < 1024 {
             return Err(ConfigError::new(
@@ -625,7 +635,10 @@ impl Config {
                 ));
             }
             if hook.max_attempts == 0 {
-                return Err(ConfigError::new("webhook.max_attempts", "must be at least 1"));
+                return Err(ConfigError::new(
+                    "webhook.max_attempts",
+                    "must be at least 1",
+                ));
             }
         }
         crate::cookies::check_keys(&self.cookie.keys)?;
@@ -787,10 +800,7 @@ mod tests {
         let parsed: Config = toml::from_str(&text).unwrap();
         let defaults = Config::default();
         assert_eq!(parsed.listen, defaults.listen);
-        assert_eq!(
-            parsed.policy.idle_timeout.0,
-            defaults.policy.idle_timeout.0
-        );
+        assert_eq!(parsed.policy.idle_timeout.0, defaults.policy.idle_timeout.0);
         assert_eq!(
             parsed.policy.to_policy().unwrap(),
             defaults.policy.to_policy().unwrap()

@@ -10,11 +10,11 @@
 use std::time::Duration;
 
 use serde::Serialize;
+use sesame::SessionId;
 use sesame::cookie::{
     CookieContents, CookieError, CookieReport, FernetKey, KeyRing, debug_cookie, is_session_token,
     open_session_cookie, seal_session_token,
 };
-use sesame::SessionId;
 use zeroize::Zeroizing;
 
 use crate::config::ConfigError;
@@ -37,8 +37,7 @@ fn parse(keys: &[String]) -> Result<KeyRing, ConfigError> {
             ));
         }
     }
-    KeyRing::parse_list(&keys.join(","))
-        .map_err(|e| ConfigError::new("cookie.keys", e.to_string()))
+    KeyRing::parse_list(&keys.join(",")).map_err(|e| ConfigError::new("cookie.keys", e.to_string()))
 }
 
 /// A new Fernet key in its standard form.
@@ -129,7 +128,12 @@ impl Cookies {
     /// token replaced by its session id.
     pub fn inspect(&self, value: &str, now: u64) -> Option<CookieInspection> {
         let keys = self.keys.as_ref()?;
-        Some(inspection(debug_cookie(value, keys, Some(self.max_age), now)))
+        Some(inspection(debug_cookie(
+            value,
+            keys,
+            Some(self.max_age),
+            now,
+        )))
     }
 }
 
@@ -173,7 +177,10 @@ mod tests {
         let value = cookies.seal(token.expose(), 1_000).unwrap().unwrap();
         assert_eq!(&*cookies.open(&value, 1_010).unwrap(), token.expose());
         assert_eq!(cookies.open(&value, 2_000).unwrap_err().code(), "expired");
-        assert_eq!(cookies.open("garbage", 1_010).unwrap_err().code(), "invalid");
+        assert_eq!(
+            cookies.open("garbage", 1_010).unwrap_err().code(),
+            "invalid"
+        );
         let report = cookies.inspect(&value, 1_010).unwrap();
         assert!(report.valid);
         assert_eq!(report.session_id.unwrap(), token.id().to_hex());

@@ -164,9 +164,11 @@ impl From<sesame::Error> for ApiError {
                 "store_full",
                 "the session store is full",
             ),
-            e @ E::DataTooLarge { .. } => {
-                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "data_too_large", e.to_string())
-            }
+            e @ E::DataTooLarge { .. } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "data_too_large",
+                e.to_string(),
+            ),
             e @ (E::InvalidUserId(_) | E::InvalidKey(_) | E::InvalidSessionId) => {
                 Self::bad_request(e.code(), e.to_string())
             }
@@ -206,10 +208,7 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if matches!(code, "missing_api_key" | "invalid_api_key") {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer"),
-            );
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response.extensions_mut().insert(ErrorCode(code));
         response

@@ -177,8 +177,7 @@ impl Metrics {
         self.cleanup_runs.inc();
         self.cleanup_scanned.inc_by(report.scanned);
         self.cleanup_deleted.inc_by(report.deleted);
-        self.cleanup_seconds
-            .observe(report.duration.as_secs_f64());
+        self.cleanup_seconds.observe(report.duration.as_secs_f64());
     }
 
     /// Records a failed cleanup run.

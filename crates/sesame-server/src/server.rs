@@ -101,15 +101,13 @@ pub fn app(state: Shared) -> Router {
     let concurrency = state.limits.max_concurrency;
     crate::api::routes(Arc::clone(&state))
         .layer(middleware::from_fn_with_state(state, guard))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let route = req
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map_or("-", MatchedPath::as_str);
-                tracing::info_span!("request", method = %req.method(), route)
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("-", MatchedPath::as_str);
+            tracing::info_span!("request", method = %req.method(), route)
+        }))
         .layer(ConcurrencyLimitLayer::new(concurrency))
 }
 
@@ -131,8 +129,7 @@ pub async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Res
         )
         .into_response();
     }
-    let response = match tokio::time::timeout(state.limits.request_timeout.0, next.run(req)).await
-    {
+    let response = match tokio::time::timeout(state.limits.request_timeout.0, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

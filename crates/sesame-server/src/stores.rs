@@ -44,7 +44,10 @@ fn scheme(url: &str) -> Result<&str, ConfigError> {
     url.split_once("://").map(|(s, _)| s).ok_or_else(|| {
         ConfigError::new(
             "store",
-            format!("{url:?} is not a URL like memory:// (schemes: {})", SCHEMES.join(", ")),
+            format!(
+                "{url:?} is not a URL like memory:// (schemes: {})",
+                SCHEMES.join(", ")
+            ),
         )
     })
 }

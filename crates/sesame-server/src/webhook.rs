@@ -118,10 +118,7 @@ pub fn start(config: WebhookConfig, metrics: Arc<Metrics>) -> WebhookSink {
 }
 
 async fn deliver(config: WebhookConfig, mut rx: mpsc::Receiver<EventBody>, metrics: Arc<Metrics>) {
-    let client = match reqwest::Client::builder()
-        .timeout(config.timeout.0)
-        .build()
-    {
+    let client = match reqwest::Client::builder().timeout(config.timeout.0).build() {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "webhook client failed to start; events are not delivered");
