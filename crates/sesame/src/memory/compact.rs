@@ -1,7 +1,7 @@
 //! The memory store's compact form of a session record.
 //!
-//! The id is the map key, and the device (often absent) is boxed, so a live
-//! session costs about 100 bytes plus its data: see docs/BENCHMARKS.md.
+//! The device (often absent) is boxed, so a live session's record is 128
+//! bytes plus its data: see docs/BENCHMARKS.md.
 
 use crate::clock::Timestamp;
 use crate::data::Data;
@@ -11,9 +11,10 @@ use crate::store::{SessionRecord, Timing, expired_reason};
 use crate::token::SessionId;
 use crate::user::UserId;
 
-/// A live session without its id.
+/// A live session.
 #[derive(Debug)]
 pub(super) struct Live {
+    pub id: SessionId,
     pub user_id: Option<UserId>,
     pub data: Data,
     pub version: u64,
@@ -28,6 +29,7 @@ pub(super) struct Live {
 impl Live {
     pub fn from_record(r: SessionRecord) -> Self {
         Self {
+            id: r.id,
             user_id: r.user_id,
             data: r.data,
             version: r.version,
@@ -40,9 +42,9 @@ impl Live {
         }
     }
 
-    pub fn to_record(&self, id: SessionId) -> SessionRecord {
+    pub fn to_record(&self) -> SessionRecord {
         SessionRecord {
-            id,
+            id: self.id,
             user_id: self.user_id.clone(),
             data: self.data.clone(),
             version: self.version,
@@ -61,14 +63,14 @@ impl Live {
 
     /// The tombstone this session leaves if it has expired at `now`; it ended
     /// at its expiry instant.
-    pub fn expiry_tombstone(&self, id: SessionId, now: Timestamp) -> Option<Tombstone> {
+    pub fn expiry_tombstone(&self, now: Timestamp) -> Option<Tombstone> {
         let reason = self.expired_reason(now)?;
         let ended_at = match reason {
             EndReason::AbsoluteTimeout => self.absolute_expires_at,
             _ => self.idle_expires_at,
         };
         Some(Tombstone {
-            id,
+            id: self.id,
             user_id: self.user_id.clone(),
             reason,
             ended_at,
@@ -102,6 +104,14 @@ pub(super) struct Ended {
 }
 
 impl Entry {
+    /// The session id this entry is filed under.
+    pub fn id(&self) -> &SessionId {
+        match self {
+            Entry::Live(live) => &live.id,
+            Entry::Ended(ended) => &ended.tombstone.id,
+        }
+    }
+
     /// The instant the cleanup sweep must next look at this entry.
     pub fn deadline(&self) -> Timestamp {
         match self {

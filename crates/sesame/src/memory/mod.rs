@@ -11,6 +11,7 @@
 
 mod compact;
 mod shard;
+mod table;
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
@@ -164,7 +165,7 @@ impl MemoryStore {
     fn insert_live(&self, record: SessionRecord) {
         let id = record.id;
         self.shard(&id)
-            .put(id, Entry::Live(Box::new(Live::from_record(record))));
+            .put(Entry::Live(Box::new(Live::from_record(record))));
         self.live.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -195,15 +196,27 @@ impl<'a> UserLists<'a> {
         Self { store, guards }
     }
 
+    /// The user id as the index already holds it, so that every session of a
+    /// user shares one allocation; `user` itself if the index has none.
+    fn canonical(&mut self, user: &UserId) -> Result<UserId> {
+        Ok(self
+            .map_of(user)?
+            .get_key_value(user)
+            .map_or_else(|| user.clone(), |(key, _)| key.clone()))
+    }
+
     /// The list of `user`, which must be one of the users locked.
     fn get(&mut self, user: &UserId) -> Result<&mut UserList> {
+        Ok(self.map_of(user)?.entry(user.clone()).or_default())
+    }
+
+    fn map_of(&mut self, user: &UserId) -> Result<&mut UserMap> {
         let i = self.store.user_shard_index(user);
-        let (_, guard) = self
-            .guards
+        self.guards
             .iter_mut()
             .find(|(gi, _)| *gi == i)
-            .ok_or_else(|| Error::Internal("user shard not locked".into()))?;
-        Ok(guard.entry(user.clone()).or_default())
+            .map(|(_, guard)| &mut **guard)
+            .ok_or_else(|| Error::Internal("user shard not locked".into()))
     }
 }
 
@@ -232,6 +245,9 @@ impl Store for MemoryStore {
             });
         };
         let mut lists = UserLists::lock(self, [Some(&user), None]);
+        // All sessions of a user share one allocation of the user id.
+        let mut session = session;
+        session.user_id = Some(lists.canonical(&user)?);
         let list = lists.get(&user)?;
         let evicted = self.apply_cap(list, cap, t)?;
         self.check_room()?;
@@ -267,7 +283,7 @@ impl Store for MemoryStore {
             if mode == LoadMode::Touch && t.needs_touch(live.last_accessed) {
                 live.touch(t);
             }
-            Ok(live.to_record(*id))
+            Ok(live.to_record())
         })?;
         Ok(Lookup::Live(record))
     }
@@ -294,7 +310,7 @@ impl Store for MemoryStore {
             live.data = data;
             live.version += 1;
             live.touch(t);
-            Ok(live.to_record(*id))
+            Ok(live.to_record())
         })
     }
 
@@ -363,7 +379,8 @@ impl Store for MemoryStore {
             Some(_) => self.apply_cap(&mut others, rotation.cap, t)?,
             None => Vec::new(),
         };
-        let mut record = live.to_record(rotation.to);
+        let mut record = live.to_record();
+        record.id = rotation.to;
         record.user_id = new_user.clone();
         if let Some(absolute) = rotation.restart_absolute_expiry {
             record.created_at = t.now;
@@ -406,7 +423,7 @@ impl Store for MemoryStore {
         let records = list
             .iter()
             .filter_map(|(_, id)| match self.shard(id).get(id) {
-                Some(Entry::Live(live)) => Some(live.to_record(*id)),
+                Some(Entry::Live(live)) => Some(live.to_record()),
                 _ => None,
             })
             .collect();

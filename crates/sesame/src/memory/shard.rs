@@ -4,40 +4,19 @@
 //! reads only the entries that are due — its cost grows with the number of
 //! expired sessions, not with the total.
 
-use std::collections::hash_map::Entry as Slot;
-use std::collections::{BTreeSet, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BTreeSet;
 
 use super::compact::{Ended, Entry, Live};
+use super::table::IdTable;
 use crate::clock::Timestamp;
 use crate::lifecycle::{EndReason, EndedSession, Successor, Tombstone};
 use crate::store::Timing;
 use crate::token::SessionId;
 use crate::{Error, Result};
 
-/// Passes a session id's own (already uniform) hash through.
-#[derive(Default)]
-pub(super) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 #[derive(Default)]
 pub(super) struct Shard {
-    entries: HashMap<SessionId, Entry, BuildHasherDefault<IdHasher>>,
+    entries: IdTable,
     deadlines: BTreeSet<(Timestamp, SessionId)>,
 }
 
@@ -46,10 +25,11 @@ impl Shard {
         self.entries.get(id)
     }
 
-    /// Stores `entry` under `id`, keeping the expiry index in step.
-    pub fn put(&mut self, id: SessionId, entry: Entry) {
+    /// Stores `entry` under its id, keeping the expiry index in step.
+    pub fn put(&mut self, entry: Entry) {
+        let id = *entry.id();
         self.deadlines.insert((entry.deadline(), id));
-        if let Some(old) = self.entries.insert(id, entry) {
+        if let Some(old) = self.entries.insert(entry) {
             let old_deadline = old.deadline();
             if self.entries.get(&id).map(Entry::deadline) != Some(old_deadline) {
                 self.deadlines.remove(&(old_deadline, id));
@@ -135,20 +115,16 @@ impl Shard {
     }
 
     fn put_tombstone(&mut self, tombstone: Tombstone, purge_at: Timestamp) {
-        let id = tombstone.id;
-        self.put(
-            id,
-            Entry::Ended(Box::new(Ended {
-                tombstone,
-                purge_at,
-            })),
-        );
+        self.put(Entry::Ended(Box::new(Ended {
+            tombstone,
+            purge_at,
+        })));
     }
 
     /// Ends `id` if it is live but expired at `t.now`; returns its tombstone.
     pub fn end_if_expired(&mut self, id: &SessionId, t: &Timing) -> Option<Tombstone> {
         let tombstone = match self.entries.get(id) {
-            Some(Entry::Live(live)) => live.expiry_tombstone(*id, t.now)?,
+            Some(Entry::Live(live)) => live.expiry_tombstone(t.now)?,
             _ => return None,
         };
         self.remove(id);
@@ -178,7 +154,7 @@ impl Shard {
         let taken = due.len();
         for (deadline, id) in due {
             out.scanned += 1;
-            let Slot::Occupied(mut slot) = self.entries.entry(id) else {
+            let Some(mut slot) = self.entries.slot(&id) else {
                 continue;
             };
             if slot.get().deadline() != deadline {
@@ -188,7 +164,7 @@ impl Shard {
             }
             match slot.get() {
                 Entry::Live(live) => {
-                    let Some(tombstone) = live.expiry_tombstone(id, t.now) else {
+                    let Some(tombstone) = live.expiry_tombstone(t.now) else {
                         continue;
                     };
                     out.expired.push(EndedSession {
@@ -198,10 +174,10 @@ impl Shard {
                     });
                     let purge_at = t.purge_at(tombstone.ended_at);
                     if purge_at > t.now {
-                        slot.insert(Entry::Ended(Box::new(Ended {
+                        *slot.get_mut() = Entry::Ended(Box::new(Ended {
                             tombstone,
                             purge_at,
-                        })));
+                        }));
                         self.deadlines.insert((purge_at, id));
                     } else {
                         slot.remove();
