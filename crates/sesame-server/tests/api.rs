@@ -85,8 +85,8 @@ async fn api_keys_and_scopes() {
     assert_eq!(st, 403);
     // A sessions key cannot administer.
     for (method, path) in [
-        ("GET", format!("/v1/users/bob/sessions")),
-        ("POST", format!("/v1/users/bob/revoke")),
+        ("GET", "/v1/users/bob/sessions".to_owned()),
+        ("POST", "/v1/users/bob/revoke".to_owned()),
         ("GET", format!("/v1/sessions/{id}")),
         ("POST", format!("/v1/sessions/{id}/revoke")),
         ("POST", "/v1/cleanup".to_owned()),

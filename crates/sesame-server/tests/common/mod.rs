@@ -26,14 +26,16 @@ pub fn key_entry(name: &str, key: &str, scopes: &[&str]) -> ApiKeyConfig {
 
 /// A config on the memory store with one key per scope and a cookie key.
 pub fn test_config() -> Config {
-    let mut c = Config::default();
-    c.listen = "127.0.0.1:0".into();
-    c.store = Some("memory://".into());
-    c.api_keys = vec![
-        key_entry("app", VALIDATE_KEY, &["validate"]),
-        key_entry("backend", SESSIONS_KEY, &["sessions", "validate"]),
-        key_entry("ops", ADMIN_KEY, &["admin"]),
-    ];
+    let mut c = Config {
+        listen: "127.0.0.1:0".into(),
+        store: Some("memory://".into()),
+        api_keys: vec![
+            key_entry("app", VALIDATE_KEY, &["validate"]),
+            key_entry("backend", SESSIONS_KEY, &["sessions", "validate"]),
+            key_entry("ops", ADMIN_KEY, &["admin"]),
+        ],
+        ..Config::default()
+    };
     c.cookie.keys = vec![sesame_server::cookies::generate_key().unwrap().to_string()];
     c.policy.renewal_interval = sesame_server::config::Dur(std::time::Duration::ZERO);
     c
