@@ -63,7 +63,11 @@ fn hook(url: String) -> WebhookConfig {
 async fn wait_for(seen: &Seen, n: usize) {
     let start = Instant::now();
     while seen.lock().len() < n {
-        assert!(start.elapsed() < Duration::from_secs(10), "only {} events arrived", seen.lock().len());
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "only {} events arrived",
+            seen.lock().len()
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -75,11 +79,20 @@ async fn events_arrive_signed_and_failures_are_retried() {
     config.webhook = Some(hook(url));
     let s = TestServer::start(config).await;
     let (token, _, id) = s.create(Some("alice")).await;
-    s.call("DELETE", "/v1/session", Some(SESSIONS_KEY), &[("sesame-token", &token)], None)
-        .await;
+    s.call(
+        "DELETE",
+        "/v1/session",
+        Some(SESSIONS_KEY),
+        &[("sesame-token", &token)],
+        None,
+    )
+    .await;
     wait_for(&seen, 2).await;
     let events = seen.lock().clone();
-    let kinds: Vec<_> = events.iter().map(|(_, _, b, _)| b["type"].as_str().unwrap().to_owned()).collect();
+    let kinds: Vec<_> = events
+        .iter()
+        .map(|(_, _, b, _)| b["type"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(kinds, ["session.created", "session.ended"]);
     let ended = &events[1].2;
     assert_eq!(ended["session_id"], id.as_str());
@@ -88,13 +101,29 @@ async fn events_arrive_signed_and_failures_are_retried() {
     for (sig, event_id, body, raw) in &events {
         assert_eq!(body["event_id"], event_id.as_str());
         // The receiver's check: HMAC-SHA256 of "<t>.<body as sent>".
-        let t: u64 = sig.split(',').next().unwrap().trim_start_matches("t=").parse().unwrap();
-        assert_eq!(*sig, sesame_server::webhook::signature(SECRET, t, raw.as_bytes()));
-        assert_ne!(*sig, sesame_server::webhook::signature("another-secret-entirely", t, raw.as_bytes()));
+        let t: u64 = sig
+            .split(',')
+            .next()
+            .unwrap()
+            .trim_start_matches("t=")
+            .parse()
+            .unwrap();
+        assert_eq!(
+            *sig,
+            sesame_server::webhook::signature(SECRET, t, raw.as_bytes())
+        );
+        assert_ne!(
+            *sig,
+            sesame_server::webhook::signature("another-secret-entirely", t, raw.as_bytes())
+        );
         assert!(!body.to_string().contains(&token));
     }
     let (_, m) = s.call("GET", "/metrics", None, &[], None).await;
-    assert!(m.as_str().unwrap().contains("sesame_webhook_delivered_total 2"));
+    assert!(
+        m.as_str()
+            .unwrap()
+            .contains("sesame_webhook_delivered_total 2")
+    );
     s.shutdown().await;
 }
 
@@ -117,7 +146,10 @@ async fn a_dead_receiver_never_blocks_requests() {
     let deadline = Instant::now();
     loop {
         let (_, m) = s.call("GET", "/metrics", None, &[], None).await;
-        if m.as_str().unwrap().contains("sesame_webhook_failed_total 20") {
+        if m.as_str()
+            .unwrap()
+            .contains("sesame_webhook_failed_total 20")
+        {
             break;
         }
         assert!(deadline.elapsed() < Duration::from_secs(10), "{m}");

@@ -1,0 +1,292 @@
+//! The `sesame` binary as a user runs it: help, key generation, config
+//! errors (exit code 2 naming the setting), the first start out of the box,
+//! and the store commands.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sesame");
+
+/// A command in `dir` with no SESAME_* variables from the outside.
+fn sesame(dir: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SESAME_") || k == "RUST_LOG" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("sesame runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn every_command_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands: &[&[&str]] = &[
+        &[],
+        &["serve"],
+        &["keygen"],
+        &["apikey"],
+        &["migrate"],
+        &["inspect"],
+        &["cookie"],
+        &["cookie", "inspect"],
+        &["sessions"],
+        &["sessions", "list"],
+        &["sessions", "revoke"],
+        &["cleanup"],
+    ];
+    for args in commands {
+        let o = run(sesame(dir.path()).args(*args).arg("--help"));
+        assert!(o.status.success(), "{args:?} --help: {}", stderr(&o));
+        assert!(stdout(&o).contains("Usage: sesame"), "{args:?}");
+    }
+    // A usage error exits 2.
+    let o = run(sesame(dir.path()).arg("frobnicate"));
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn keygen_and_apikey() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(sesame(dir.path()).arg("keygen"));
+    assert!(o.status.success());
+    let key = stdout(&o).trim().to_owned();
+    assert_eq!(key.len(), 44);
+    assert!(sesame::cookie::FernetKey::parse(&key).is_ok());
+    let o =
+        run(sesame(dir.path()).args(["apikey", "--name", "web", "--scopes", "validate,sessions"]));
+    assert!(o.status.success());
+    let api_key = stdout(&o).trim().to_owned();
+    let err = stderr(&o);
+    assert!(
+        err.contains(&sesame_server::auth::hash_line(&api_key)),
+        "{err}"
+    );
+    assert!(
+        err.contains("scopes = [\"validate\", \"sessions\"]"),
+        "{err}"
+    );
+    let o = run(sesame(dir.path()).args(["keygen", "--api-key"]));
+    assert!(o.status.success() && stdout(&o).starts_with("sk_"));
+    let o = run(sesame(dir.path()).args(["apikey", "--scopes", "root"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--scopes"));
+}
+
+#[test]
+fn invalid_config_exits_2_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(sesame(dir.path())
+        .arg("serve")
+        .env("SESAME_LISTEN", "nowhere"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("listen"), "{}", stderr(&o));
+    let o = run(sesame(dir.path()).args(["serve", "--store", "ftp://x"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("store"), "{}", stderr(&o));
+    std::fs::write(
+        dir.path().join("sesame.toml"),
+        "[policy]\nidle_timeout = \"forever\"\n",
+    )
+    .unwrap();
+    let o = run(sesame(dir.path()).arg("serve"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("policy.idle_timeout"), "{}", stderr(&o));
+    std::fs::remove_file(dir.path().join("sesame.toml")).unwrap();
+    let o = run(sesame(dir.path())
+        .arg("cleanup")
+        .env("SESAME_POLICY_ON_DEVICE_MISMATCH", "panic"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("policy.on_device_mismatch"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(sesame(dir.path()).args(["serve", "--config", "missing.toml"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("missing.toml"), "{}", stderr(&o));
+    let o = run(sesame(dir.path())
+        .arg("serve")
+        .env("SESAME_COOKIE_KEYS", "not-a-key"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cookie.keys[0]"), "{}", stderr(&o));
+}
+
+struct Serving {
+    child: Child,
+    base: String,
+    lines: Vec<String>,
+}
+
+/// Starts `sesame serve` and reads its banner up to the API description line.
+fn serve(dir: &Path, extra: &[&str]) -> Serving {
+    let mut child = sesame(dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "banner ended: {lines:?}"
+        );
+        let done = line.contains("API description");
+        lines.push(line.trim_end().to_owned());
+        if done {
+            break;
+        }
+    }
+    let base = lines[0].rsplit(' ').next().unwrap().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{lines:?}");
+    Serving { child, base, lines }
+}
+
+fn terminate(mut s: Serving) {
+    let status = Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(code) = s.child.try_wait().unwrap() {
+            assert!(code.success(), "exit {code:?}");
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn http(method: &str, url: &str, key: &str, body: Option<&str>) -> (u16, Value) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let mut req = client
+            .request(method.parse().unwrap(), url)
+            .bearer_auth(key);
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_owned());
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    })
+}
+
+#[test]
+fn first_start_out_of_the_box_is_safe_and_says_how_to_call_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(dir.path(), &[]);
+    let text = s.lines.join("\n");
+    assert!(text.contains("first start"), "{text}");
+    assert!(text.contains("curl"), "{text}");
+    let key = s
+        .lines
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("sk_"))
+        .expect("the admin key is printed")
+        .to_owned();
+    assert!(dir.path().join("data").join("admin-key.sha256").exists());
+    assert!(dir.path().join("data").join("cookie.key").exists());
+    let hash = std::fs::read_to_string(dir.path().join("data/admin-key.sha256")).unwrap();
+    assert!(!hash.contains(&key));
+    // The key works; a missing key is refused.
+    let (st, body) = http(
+        "POST",
+        &format!("{}/v1/sessions", s.base),
+        &key,
+        Some(r#"{"user":"alice"}"#),
+    );
+    assert_eq!(st, 201, "{body}");
+    assert!(body["cookie"].is_string());
+    let (st, _) = http(
+        "POST",
+        &format!("{}/v1/sessions", s.base),
+        "sk_wrong",
+        Some("{}"),
+    );
+    assert_eq!(st, 401);
+    terminate(s);
+    // A second start keeps the key and does not print it again.
+    let s = serve(dir.path(), &[]);
+    let text = s.lines.join("\n");
+    assert!(!text.contains(&key));
+    assert!(!text.contains("made an admin API key"), "{text}");
+    let (st, _) = http("POST", &format!("{}/v1/sessions", s.base), &key, Some("{}"));
+    assert_eq!(st, 201);
+    terminate(s);
+}
+
+#[test]
+fn cookie_inspect_reports_valid_or_why_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = sesame_server::cookies::generate_key().unwrap().to_string();
+    let ring = sesame::cookie::KeyRing::parse_list(&key).unwrap();
+    let token = sesame::SessionToken::generate().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let value = sesame::cookie::seal_session_token(&ring, token.expose(), now - 60).unwrap();
+    let o = run(sesame(dir.path())
+        .args(["cookie", "inspect", &value])
+        .env("SESAME_COOKIE_KEYS", &key));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["session_id"], token.id().to_hex());
+    assert!(report["age_secs"].as_i64().unwrap() >= 60);
+    assert!(report["time_left_secs"].as_i64().unwrap() > 40_000);
+    assert!(!stdout(&o).contains(token.expose()));
+    // From stdin, tampered.
+    let mut tampered = value.clone().into_bytes();
+    let i = tampered.len() / 2;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    let mut child = sesame(dir.path())
+        .args(["cookie", "inspect", "-"])
+        .env("SESAME_COOKIE_KEYS", &key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&tampered).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let report: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(report["reason"], "bad_signature");
+    // No keys at all: a config error naming the setting.
+    let o = run(sesame(dir.path()).args(["cookie", "inspect", &value]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cookie.keys"));
+}
