@@ -14,14 +14,16 @@ use parking_lot::RwLock;
 use serde_json::Value;
 
 pub use self::inspect::Inspection;
-pub use self::results::{Created, Loaded, Rotated};
+pub use self::results::{Created, Issued, Loaded, Rotated};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::data::{Data, Patch, check_size, validate_key};
 use crate::device::{DeviceInfo, MismatchAction};
 use crate::events::{EventSink, SessionEvent};
 use crate::lifecycle::{EndReason, Tombstone};
 use crate::policy::{Policy, TokenReuseAction};
-use crate::store::{CleanupReport, LoadMode, Lookup, Rotation, SessionRecord, Store, Timing};
+use crate::store::{
+    CleanupReport, CreateOutcome, LoadMode, Lookup, Rotation, SessionRecord, Store, Timing,
+};
 use crate::token::{SessionId, SessionToken};
 use crate::user::UserId;
 use crate::{Error, Result};
@@ -154,19 +156,24 @@ impl Manager {
         };
         let cap = record.user_id.as_ref().and(policy.user_cap());
         let outcome = self.inner.store.create(record, cap, &t).await?;
-        let session = outcome.session;
-        self.emit(SessionEvent::Created {
-            id: session.id,
-            user_id: session.user_id.clone(),
-        });
+        let created = SessionEvent::Created {
+            id: outcome.session.id,
+            user_id: outcome.session.user_id.clone(),
+        };
+        Ok(self.issued(token, outcome, created))
+    }
+
+    /// Reports a new token's event and the evictions it caused.
+    fn issued(&self, token: SessionToken, outcome: CreateOutcome, event: SessionEvent) -> Issued {
+        self.emit(event);
         for id in &outcome.evicted {
-            self.emit_ended(*id, session.user_id.clone(), EndReason::Evicted);
+            self.emit_ended(*id, outcome.session.user_id.clone(), EndReason::Evicted);
         }
-        Ok(Created {
+        Issued {
             token,
-            session,
+            session: outcome.session,
             evicted: outcome.evicted,
-        })
+        }
     }
 
     /// Resumes the session of `token` for a client described by `device`:
@@ -383,20 +390,12 @@ impl Manager {
             cap: policy.user_cap(),
         };
         let outcome = self.inner.store.rotate(&rotation, &t).await?;
-        let session = outcome.session;
-        self.emit(SessionEvent::Rotated {
+        let rotated = SessionEvent::Rotated {
             from,
-            to: session.id,
-            user_id: session.user_id.clone(),
-        });
-        for id in &outcome.evicted {
-            self.emit_ended(*id, session.user_id.clone(), EndReason::Evicted);
-        }
-        Ok(Rotated {
-            token,
-            session,
-            evicted: outcome.evicted,
-        })
+            to: outcome.session.id,
+            user_id: outcome.session.user_id.clone(),
+        };
+        Ok(self.issued(token, outcome, rotated))
     }
 
     /// Ends the session of `token` (logout: `EndReason::LoggedOut`). Returns

@@ -3,17 +3,25 @@
 use crate::store::SessionRecord;
 use crate::token::{SessionId, SessionToken};
 
-/// A new session.
+/// A session with a newly issued token: created, or rotated (login,
+/// privilege change).
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct Created {
+pub struct Issued {
     /// The token to send to the client. Sesame keeps only its hash.
     pub token: SessionToken,
-    /// The session.
+    /// The session under its (new) id.
     pub session: SessionRecord,
-    /// Sessions of the same user that the cap evicted.
+    /// Sessions of the same user that the cap evicted to make room.
     pub evicted: Vec<SessionId>,
 }
+
+/// What [`Manager::create`](crate::Manager::create) returns.
+pub type Created = Issued;
+
+/// What [`Manager::login`](crate::Manager::login) and
+/// [`Manager::rotate`](crate::Manager::rotate) return.
+pub type Rotated = Issued;
 
 /// A resumed session.
 #[derive(Debug)]
@@ -27,16 +35,4 @@ pub struct Loaded {
     pub device_flagged: bool,
     /// The presented token was rotated and is still within its grace.
     pub via_grace: bool,
-}
-
-/// A session that continues under a new token.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Rotated {
-    /// The new token to send to the client.
-    pub token: SessionToken,
-    /// The session under its new id.
-    pub session: SessionRecord,
-    /// Sessions the cap evicted (login into a user at the cap).
-    pub evicted: Vec<SessionId>,
 }

@@ -23,6 +23,12 @@ pub fn steady_policy() -> Policy {
     Policy::default().with_renewal(None)
 }
 
+/// A harness whose policy caps each user at `max` sessions.
+pub fn capped(store: Dyn, max: usize, on_limit: CapAction) -> Harness {
+    let cap = UserCap { max, on_limit };
+    Harness::new(store, steady_policy().with_user_cap(Some(cap)))
+}
+
 fn assert_ended<T: std::fmt::Debug>(result: crate::Result<T>, expected: EndReason) {
     match result {
         Err(Error::Ended { reason }) => assert_eq!(reason, expected),
@@ -100,28 +106,13 @@ pub async fn unknown_token_is_not_found(store: Dyn) {
 pub async fn load_touches_only_after_the_touch_interval(store: Dyn) {
     let h = Harness::new(store, steady_policy());
     let token = h.create(Some(&h.user)).await.token;
-    let first = h
-        .manager
-        .load(token.expose(), &h.device)
-        .await
-        .unwrap()
-        .session;
+    let first = h.session(&token).await;
     h.clock.advance(Duration::from_secs(30));
-    let inside = h
-        .manager
-        .load(token.expose(), &h.device)
-        .await
-        .unwrap()
-        .session;
+    let inside = h.session(&token).await;
     assert_eq!(inside.last_accessed, first.last_accessed);
     assert_eq!(inside.idle_expires_at, first.idle_expires_at);
     h.clock.advance(Duration::from_secs(31));
-    let after = h
-        .manager
-        .load(token.expose(), &h.device)
-        .await
-        .unwrap()
-        .session;
+    let after = h.session(&token).await;
     assert_eq!(after.last_accessed, h.clock.now_for_tests());
     assert_eq!(
         after.idle_expires_at,
@@ -215,12 +206,7 @@ pub async fn patch_sets_and_removes_keys_and_bumps_version(store: Dyn) {
         .await
         .unwrap();
     assert_eq!(updated.version, 2);
-    let loaded = h
-        .manager
-        .load(token.expose(), &h.device)
-        .await
-        .unwrap()
-        .session;
+    let loaded = h.session(&token).await;
     assert_eq!(
         serde_json::Value::Object(loaded.data),
         json!({"keep": "me", "theme": "dark", "nested": {"a": [1, null, "x"]}})
@@ -245,12 +231,7 @@ pub async fn stale_compare_and_set_is_a_conflict(store: Dyn) {
         Err(Error::Conflict { current_version }) => assert_eq!(current_version, 2),
         other => panic!("expected a conflict, got {other:?}"),
     }
-    let loaded = h
-        .manager
-        .load(token.expose(), &h.device)
-        .await
-        .unwrap()
-        .session;
+    let loaded = h.session(&token).await;
     assert_eq!(loaded.data.get("a"), Some(&json!(1)));
     assert!(
         h.manager
@@ -280,12 +261,7 @@ pub async fn oversized_data_is_refused_and_nothing_changes(store: Dyn) {
     ));
     let counter = h.manager.increment(token.expose(), "n", 1).await;
     assert!(counter.is_ok(), "a small increment still fits: {counter:?}");
-    let loaded = h
-        .manager
-        .load(token.expose(), &h.device)
-        .await
-        .unwrap()
-        .session;
+    let loaded = h.session(&token).await;
     assert!(loaded.data.get("more").is_none());
     assert_eq!(loaded.version, 3);
 }
@@ -314,12 +290,7 @@ pub async fn increment_counts_and_refuses_non_integers(store: Dyn) {
         h.manager.increment(token.expose(), "m", 1).await,
         Err(Error::NotAnInteger { .. })
     ));
-    let loaded = h
-        .manager
-        .load(token.expose(), &h.device)
-        .await
-        .unwrap()
-        .session;
+    let loaded = h.session(&token).await;
     assert_eq!(loaded.data.get("n"), Some(&json!(3)));
     assert_eq!(loaded.data.get("s"), Some(&json!("text")));
     assert_eq!(loaded.version, 5);
@@ -360,14 +331,7 @@ pub async fn login_rotates_and_kills_the_old_token(store: Dyn) {
         h.manager.load(rotated.token.expose(), &h.device).await,
         EndReason::Rotated,
     );
-    let ids: Vec<SessionId> = h
-        .manager
-        .list_user(&h.user)
-        .await
-        .unwrap()
-        .iter()
-        .map(|s| s.id)
-        .collect();
+    let ids: Vec<SessionId> = h.listed_ids().await;
     assert_eq!(ids, vec![again.token.id()]);
 }
 
@@ -464,14 +428,7 @@ pub async fn list_and_revoke_a_users_sessions(store: Dyn) {
         h.clock.advance(Duration::from_secs(1));
     }
     let other = h.create(Some(&h.other_user(1))).await.token;
-    let listed: Vec<SessionId> = h
-        .manager
-        .list_user(&h.user)
-        .await
-        .unwrap()
-        .iter()
-        .map(|s| s.id)
-        .collect();
+    let listed: Vec<SessionId> = h.listed_ids().await;
     assert_eq!(listed, tokens.iter().map(|t| t.id()).collect::<Vec<_>>());
     let keep = tokens[1].id();
     let mut revoked = h.manager.revoke_user(&h.user, Some(&keep)).await.unwrap();
@@ -507,11 +464,7 @@ pub async fn end_one_session_by_id(store: Dyn) {
 
 /// With `EvictOldest`, the least recently created sessions make room.
 pub async fn cap_evicts_the_oldest(store: Dyn) {
-    let cap = UserCap {
-        max: 2,
-        on_limit: CapAction::EvictOldest,
-    };
-    let h = Harness::new(store, steady_policy().with_user_cap(Some(cap)));
+    let h = capped(store, 2, CapAction::EvictOldest);
     let first = h.create(Some(&h.user)).await.token;
     h.clock.advance(Duration::from_secs(1));
     let second = h.create(Some(&h.user)).await.token;
@@ -534,11 +487,7 @@ pub async fn cap_evicts_the_oldest(store: Dyn) {
 
 /// With `RejectNew`, a user at the cap gets `LimitReached`.
 pub async fn cap_rejects_new_when_configured(store: Dyn) {
-    let cap = UserCap {
-        max: 2,
-        on_limit: CapAction::RejectNew,
-    };
-    let h = Harness::new(store, steady_policy().with_user_cap(Some(cap)));
+    let h = capped(store, 2, CapAction::RejectNew);
     let first = h.create(Some(&h.user)).await.token;
     h.create(Some(&h.user)).await;
     assert!(matches!(
@@ -567,25 +516,14 @@ pub async fn cap_rejects_new_when_configured(store: Dyn) {
 /// Logging an anonymous session into a user at the cap evicts that user's
 /// oldest session in the same step.
 pub async fn login_into_a_capped_user_evicts(store: Dyn) {
-    let cap = UserCap {
-        max: 2,
-        on_limit: CapAction::EvictOldest,
-    };
-    let h = Harness::new(store, steady_policy().with_user_cap(Some(cap)));
+    let h = capped(store, 2, CapAction::EvictOldest);
     let first = h.create(Some(&h.user)).await.token;
     h.clock.advance(Duration::from_secs(1));
     let second = h.create(Some(&h.user)).await.token;
     let anonymous = h.create(None).await.token;
     let rotated = h.manager.login(anonymous.expose(), &h.user).await.unwrap();
     assert_eq!(rotated.evicted, vec![first.id()]);
-    let mut ids: Vec<SessionId> = h
-        .manager
-        .list_user(&h.user)
-        .await
-        .unwrap()
-        .iter()
-        .map(|s| s.id)
-        .collect();
+    let mut ids: Vec<SessionId> = h.listed_ids().await;
     ids.sort();
     let mut expected = vec![second.id(), rotated.token.id()];
     expected.sort();
@@ -595,11 +533,7 @@ pub async fn login_into_a_capped_user_evicts(store: Dyn) {
 /// An expired session neither shows in the user's list nor counts against
 /// the cap.
 pub async fn expired_sessions_leave_the_user_index(store: Dyn) {
-    let cap = UserCap {
-        max: 1,
-        on_limit: CapAction::RejectNew,
-    };
-    let h = Harness::new(store, steady_policy().with_user_cap(Some(cap)));
+    let h = capped(store, 1, CapAction::RejectNew);
     h.create(Some(&h.user)).await;
     h.clock
         .advance(h.manager.policy().idle_timeout() + Duration::from_secs(1));

@@ -3,17 +3,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::task::JoinHandle;
+
 use super::Harness;
-use super::cases::steady_policy;
-use crate::Error;
+use super::cases::{capped, steady_policy};
 use crate::data::Patch;
 use crate::lifecycle::EndReason;
-use crate::policy::{CapAction, UserCap};
+use crate::policy::CapAction;
 use crate::store::Store;
+use crate::{Created, Error};
 
 type Dyn = Arc<dyn Store>;
 
-async fn join_all<T: Send + 'static>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+async fn join_all<T: Send + 'static>(tasks: Vec<JoinHandle<T>>) -> Vec<T> {
     let mut out = Vec::with_capacity(tasks.len());
     for task in tasks {
         out.push(task.await.expect("task panicked"));
@@ -21,18 +23,9 @@ async fn join_all<T: Send + 'static>(tasks: Vec<tokio::task::JoinHandle<T>>) -> 
     out
 }
 
-/// 200 concurrent creates for one user with a cap of 5 leave exactly 5 live
-/// sessions and report the other 195 evicted.
-pub async fn concurrent_creates_respect_the_cap(store: Dyn) {
-    let cap = UserCap {
-        max: 5,
-        on_limit: CapAction::EvictOldest,
-    };
-    let h = Arc::new(Harness::new(
-        store,
-        steady_policy().with_user_cap(Some(cap)),
-    ));
-    let tasks = (0..200)
+/// Starts `n` concurrent creates for the harness's user.
+fn concurrent_creates(h: &Arc<Harness>, n: usize) -> Vec<JoinHandle<crate::Result<Created>>> {
+    (0..n)
         .map(|_| {
             let h = h.clone();
             tokio::spawn(async move {
@@ -41,7 +34,14 @@ pub async fn concurrent_creates_respect_the_cap(store: Dyn) {
                     .await
             })
         })
-        .collect();
+        .collect()
+}
+
+/// 200 concurrent creates for one user with a cap of 5 leave exactly 5 live
+/// sessions and report the other 195 evicted.
+pub async fn concurrent_creates_respect_the_cap(store: Dyn) {
+    let h = Arc::new(capped(store, 5, CapAction::EvictOldest));
+    let tasks = concurrent_creates(&h, 200);
     let created: Vec<_> = join_all(tasks)
         .await
         .into_iter()
@@ -66,24 +66,8 @@ pub async fn concurrent_creates_respect_the_cap(store: Dyn) {
 
 /// With `RejectNew`, exactly the cap's worth of 200 concurrent creates wins.
 pub async fn concurrent_creates_with_reject_new_admit_exactly_the_cap(store: Dyn) {
-    let cap = UserCap {
-        max: 5,
-        on_limit: CapAction::RejectNew,
-    };
-    let h = Arc::new(Harness::new(
-        store,
-        steady_policy().with_user_cap(Some(cap)),
-    ));
-    let tasks = (0..200)
-        .map(|_| {
-            let h = h.clone();
-            tokio::spawn(async move {
-                h.manager
-                    .create(Some(&h.user), Default::default(), h.device.clone())
-                    .await
-            })
-        })
-        .collect();
+    let h = Arc::new(capped(store, 5, CapAction::RejectNew));
+    let tasks = concurrent_creates(&h, 200);
     let results = join_all(tasks).await;
     let ok = results.iter().filter(|r| r.is_ok()).count();
     let limited = results
@@ -117,12 +101,7 @@ pub async fn concurrent_patches_to_distinct_keys_lose_nothing(store: Dyn) {
         })
         .collect();
     join_all(tasks).await;
-    let session = h
-        .manager
-        .load(token.expose(), &h.device)
-        .await
-        .unwrap()
-        .session;
+    let session = h.session(&token).await;
     assert_eq!(session.data.len(), 5000);
     assert_eq!(session.version, 5001);
 }
@@ -143,12 +122,7 @@ pub async fn concurrent_increments_lose_nothing(store: Dyn) {
         })
         .collect();
     join_all(tasks).await;
-    let session = h
-        .manager
-        .load(token.expose(), &h.device)
-        .await
-        .unwrap()
-        .session;
+    let session = h.session(&token).await;
     assert_eq!(session.data.get("n"), Some(&serde_json::json!(5000)));
 }
 
@@ -176,12 +150,7 @@ pub async fn concurrent_modify_loses_nothing(store: Dyn) {
         })
         .collect();
     join_all(tasks).await;
-    let session = h
-        .manager
-        .load(token.expose(), &h.device)
-        .await
-        .unwrap()
-        .session;
+    let session = h.session(&token).await;
     let list = session.data.get("list").and_then(|v| v.as_array()).unwrap();
     assert_eq!(list.len(), 200);
 }

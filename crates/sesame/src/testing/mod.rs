@@ -92,6 +92,18 @@ impl Harness {
         format!("{}-{n}", self.user)
     }
 
+    /// The ids of the harness user's live sessions, oldest first.
+    pub async fn listed_ids(&self) -> Vec<crate::SessionId> {
+        let sessions = self.manager.list_user(&self.user).await.expect("list");
+        sessions.iter().map(|s| s.id).collect()
+    }
+
+    /// Loads the session of `token` from the harness device; it must be live.
+    pub async fn session(&self, token: &crate::SessionToken) -> crate::SessionRecord {
+        let loaded = self.manager.load(token.expose(), &self.device).await;
+        loaded.expect("a live session").session
+    }
+
     /// Creates a session for `user` (or anonymous) with no data.
     pub async fn create(&self, user: Option<&str>) -> Created {
         self.manager
