@@ -2,7 +2,8 @@
 # Benchmark of `sesame serve` validate against a bare axum endpoint.
 # Builds release, then for each target (bare, sesame on memory://, sesame on
 # sqlite) runs wrk at 32 connections for $SECS seconds (peak), then the
-# fixed-rate client at half that peak for p50/p99. Needs wrk
+# fixed-rate client at half that peak for p50/p99. Also a bare endpoint that
+# reads the body and answers a validate-sized constant, for context. Needs wrk
 # (apt-get install -y wrk) and python3. Usage: scripts/bench-server.sh [STORES...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,12 @@ bare=$(peak $url none)
 bare_rate=$(python3 -c "print(int($bare/2))")
 echo "bare: peak $bare req/s"
 "$BIN/examples/rate_client" $url "$bare_rate" "$SECS" $CONNS $KEY none | sed 's/^/bare half-peak: /'
+
+# Context: a bare endpoint that reads the JSON body and answers ~440 bytes.
+"$BIN/examples/bare" 127.0.0.1:7809 --read-body >/dev/null & pids+=($!)
+wait_port 7809
+rb=$(peak http://127.0.0.1:7809/v1/session/validate none)
+echo "bare --read-body: peak $rb req/s = $(python3 -c "print(round($rb/$bare,2))") x bare"
 
 port=7802
 for store in $STORES; do

@@ -587,6 +587,7 @@ async fn end_session(
         .manager
         .destroy(&cred.token, EndReason::LoggedOut)
         .await?;
+    tracing::debug!(session = %SessionId::of_token(&cred.token).short(), ended, "logout");
     Ok(Json(Ended { ended }))
 }
 

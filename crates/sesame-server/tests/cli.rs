@@ -137,11 +137,15 @@ struct Serving {
 
 /// Starts `sesame serve` and reads its banner up to the API description line.
 fn serve(dir: &Path, extra: &[&str]) -> Serving {
+    serve_logging(dir, extra, Stdio::null())
+}
+
+fn serve_logging(dir: &Path, extra: &[&str], stderr: Stdio) -> Serving {
     let mut child = sesame(dir)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut reader = BufReader::new(child.stdout.take().unwrap());
@@ -289,4 +293,76 @@ fn cookie_inspect_reports_valid_or_why_not() {
     let o = run(sesame(dir.path()).args(["cookie", "inspect", &value]));
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("cookie.keys"));
+}
+
+#[test]
+fn json_logs_name_requests_but_never_a_token_or_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::fs::File::create(dir.path().join("log.jsonl")).unwrap();
+    let s = serve_logging(
+        dir.path(),
+        &["--log-format", "json", "--log-level", "debug"],
+        Stdio::from(log),
+    );
+    let key = s
+        .lines
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("sk_"))
+        .unwrap()
+        .to_owned();
+    let (st, body) = http(
+        "POST",
+        &format!("{}/v1/sessions", s.base),
+        &key,
+        Some(r#"{"user":"zoe"}"#),
+    );
+    assert_eq!(st, 201);
+    let token = body["token"].as_str().unwrap().to_owned();
+    let cookie = body["cookie"].as_str().unwrap().to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        for (h, v) in [("sesame-token", &token), ("sesame-cookie", &cookie)] {
+            let r = c
+                .post(format!("{}/v1/session/validate", s.base))
+                .bearer_auth(&key)
+                .header(h, v)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        let r = c
+            .delete(format!("{}/v1/session", s.base))
+            .bearer_auth(&key)
+            .header("sesame-token", &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    });
+    terminate(s);
+    let text = std::fs::read_to_string(dir.path().join("log.jsonl")).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["route"] == "/v1/session/validate"),
+        "{text}"
+    );
+    let short = sesame::SessionId::of_token(&token).short();
+    assert!(
+        text.contains(&short),
+        "the session appears by its hash prefix: {text}"
+    );
+    assert!(!text.contains(&token));
+    assert!(!text.contains(&cookie));
+    assert!(!text.contains(&key));
 }
