@@ -833,3 +833,38 @@ async fn shutdown_lets_in_flight_requests_finish_then_refuses() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn a_slow_request_times_out_with_a_json_503() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+    let mut config = test_config();
+    config.limits.request_timeout = sesame_server::config::Dur(Duration::from_millis(50));
+    let built = sesame_server::server::build(&config, std::sync::Arc::new(sesame::SystemClock))
+        .await
+        .unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/slow",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            built.state.clone(),
+            sesame_server::server::guard,
+        ));
+    let started = std::time::Instant::now();
+    let resp = app
+        .oneshot(Request::get("/slow").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let body = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], "timeout");
+}
