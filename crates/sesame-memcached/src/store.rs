@@ -1,0 +1,921 @@
+//! The store: sessions as CAS-versioned JSON items, a CAS-guarded per-user
+//! index, and an expiry index for cleanup.
+//!
+//! Memcached has no transactions and no multi-key atomicity. Each invariant
+//! therefore rests on a single key's `cas`:
+//! - a session's changes (patch, increment, touch, end) are read with `gets`
+//!   and written with `cas`, retried on conflict, so nothing is lost and a
+//!   session ends exactly once (the `cas` from live to tombstone);
+//! - the per-user cap is decided by the `cas` of the user's index: the index
+//!   never lists more than `cap.max` sessions, and the sessions it drops to
+//!   make room are tombstoned right after, by the writer or — if that writer
+//!   died — by the next writer of the index (they stay listed as `pending`).
+//!
+//! The order in `create`: the new session is written first with `add` (its
+//! token is not yet known to anyone, so it is unreachable), then admitted by
+//! the index `cas`, then the evicted sessions get their tombstones. A
+//! `RejectNew` refusal deletes the unreachable record again.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sesame::data::{Patch, check_size, incremented};
+use sesame::lifecycle::{EndReason, EndedSession, Successor};
+use sesame::policy::{CapAction, UserCap};
+use sesame::store::{
+    CleanupReport, CreateOutcome, LoadMode, Lookup, Rotation, SessionRecord, Store, Timing,
+};
+use sesame::{Error, Result, SessionId, Timestamp, UserId};
+use sha2::{Digest, Sha256};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::client::{Client, ClientError, Item, StoreCmd, Stored as Reply};
+use crate::config::MemcachedConfig;
+use crate::record::{Ended, Index, Live, Stored};
+
+/// Memcached's longest relative expiry; beyond it, exptime is a Unix time.
+const MAX_RELATIVE_TTL: u64 = 30 * 24 * 3600;
+/// Slack added to every physical TTL over the logical deadline: memcached's
+/// clock ticks in whole seconds.
+const TTL_MARGIN_SECS: u64 = 2;
+const LOCK_STRIPES: usize = 1024;
+
+/// A session store on one or more memcached servers.
+///
+/// Cheap to share (`Arc` it); it connects lazily and reconnects by itself
+/// after a server comes back.
+pub struct MemcachedStore {
+    pub(crate) client: Client,
+    pub(crate) prefix: String,
+    cas_attempts: u32,
+    locks: Option<Arc<Locks>>,
+}
+
+impl std::fmt::Debug for MemcachedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemcachedStore")
+            .field("client", &self.client)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Striped in-process locks: writers to one session (or one user's index)
+/// in this process take turns instead of racing their CAS.
+struct Locks {
+    sessions: Box<[Mutex<()>]>,
+    users: Box<[Mutex<()>]>,
+}
+
+pub(crate) fn map_err(e: ClientError) -> Error {
+    if e.is_too_large() {
+        return Error::Internal("session record is over memcached's item size limit (-I)".into());
+    }
+    match e {
+        ClientError::InvalidKey => Error::Internal("invalid memcached key".into()),
+        other => Error::unavailable(other),
+    }
+}
+
+/// The exptime for an item that must live until `until` (logical time).
+pub(crate) fn exptime(now: Timestamp, until: Timestamp) -> u32 {
+    let secs = now.until(until).as_millis().div_ceil(1000) as u64 + TTL_MARGIN_SECS;
+    if secs <= MAX_RELATIVE_TTL {
+        secs as u32
+    } else {
+        u32::try_from(now.as_secs().saturating_add(secs)).unwrap_or(u32::MAX)
+    }
+}
+
+async fn backoff(attempt: u32) {
+    let cap_micros = 50u64 << attempt.min(8);
+    let jitter = u64::from(getrandom::u32().unwrap_or(7)) % cap_micros;
+    tokio::time::sleep(Duration::from_micros(20 + jitter)).await;
+}
+
+fn contention() -> Error {
+    Error::unavailable("memcached: CAS retries exhausted under contention")
+}
+
+/// How long a live record must stay: until its expiry plus the tombstone
+/// time, so that an expired session can still be ended and explained.
+fn live_until(live: &Live, t: &Timing) -> Timestamp {
+    live.expires_at().plus(t.tombstone_ttl)
+}
+
+impl MemcachedStore {
+    /// A store from a configuration; connects on first use.
+    pub fn new(config: MemcachedConfig) -> Self {
+        let client = Client::new(config.servers, config.timeout, config.max_connections);
+        let locks = config.local_locks.then(|| {
+            Arc::new(Locks {
+                sessions: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+                users: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            })
+        });
+        Self {
+            client,
+            prefix: config.prefix,
+            cas_attempts: config.cas_attempts,
+            locks,
+        }
+    }
+
+    /// Parses `url` (see [`MemcachedConfig::from_url`]) and checks that every
+    /// server answers.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let store = Self::new(MemcachedConfig::from_url(url)?);
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// The low-level client (for tools and tests).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) fn session_key(&self, id: &SessionId) -> String {
+        format!("{}s:{}", self.prefix, id.to_hex())
+    }
+
+    fn user_key(&self, user: &UserId) -> String {
+        format!(
+            "{}u:{}",
+            self.prefix,
+            hex::encode(Sha256::digest(user.as_str().as_bytes()))
+        )
+    }
+
+    async fn lock_session(&self, id: &SessionId) -> Option<MutexGuard<'_, ()>> {
+        let locks = self.locks.as_ref()?;
+        let i =
+            usize::from(u16::from_le_bytes([id.as_bytes()[0], id.as_bytes()[1]])) % LOCK_STRIPES;
+        Some(locks.sessions[i].lock().await)
+    }
+
+    async fn lock_user(&self, user: &UserId) -> Option<MutexGuard<'_, ()>> {
+        let locks = self.locks.as_ref()?;
+        let digest = Sha256::digest(user.as_str().as_bytes());
+        Some(
+            locks.users[usize::from(u16::from_le_bytes([digest[0], digest[1]])) % LOCK_STRIPES]
+                .lock()
+                .await,
+        )
+    }
+
+    /// Reads one session item.
+    async fn read(&self, id: &SessionId) -> Result<Option<(Stored, u64)>> {
+        match self
+            .client
+            .get(&self.session_key(id))
+            .await
+            .map_err(map_err)?
+        {
+            None => Ok(None),
+            Some(Item { data, cas }) => Ok(Some((Stored::decode(id, &data)?, cas))),
+        }
+    }
+
+    /// Reads many session items in one request per server.
+    pub(crate) async fn read_many(
+        &self,
+        ids: &[SessionId],
+    ) -> Result<HashMap<SessionId, (Stored, u64)>> {
+        let keys: Vec<String> = ids.iter().map(|id| self.session_key(id)).collect();
+        let mut items = self.client.gets(&keys).await.map_err(map_err)?;
+        let mut out = HashMap::with_capacity(ids.len());
+        for (id, key) in ids.iter().zip(&keys) {
+            if let Some(Item { data, cas }) = items.remove(key) {
+                out.insert(*id, (Stored::decode(id, &data)?, cas));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn write(
+        &self,
+        cmd: StoreCmd,
+        id: &SessionId,
+        value: &Stored,
+        until: Timestamp,
+        t: &Timing,
+    ) -> Result<Reply> {
+        self.client
+            .store(
+                cmd,
+                &self.session_key(id),
+                &value.encode(),
+                exptime(t.now, until),
+            )
+            .await
+            .map_err(map_err)
+    }
+
+    /// Why a non-live item refuses a change: gone or ended.
+    fn refusal(stored: Option<&Stored>, t: &Timing) -> Error {
+        match stored {
+            Some(Stored::Ended(e)) if e.purge_at > t.now => Error::Ended { reason: e.reason },
+            Some(Stored::Live(live)) => match live.expired_reason(t.now) {
+                Some(reason) => Error::Ended { reason },
+                None => Error::Internal("live session refused".into()),
+            },
+            _ => Error::NotFound,
+        }
+    }
+
+    /// Read-modify-write of a live, unexpired session: `change` edits it and
+    /// says whether to write. Retried on CAS conflict.
+    async fn change_live<R>(
+        &self,
+        id: &SessionId,
+        t: &Timing,
+        mut change: impl FnMut(&mut Live) -> Result<(R, bool)>,
+    ) -> Result<R> {
+        let _guard = self.lock_session(id).await;
+        for attempt in 0..self.cas_attempts {
+            let (stored, cas) = match self.read(id).await? {
+                Some((Stored::Live(live), cas)) if live.expired_reason(t.now).is_none() => {
+                    (live, cas)
+                }
+                other => return Err(Self::refusal(other.as_ref().map(|(s, _)| s), t)),
+            };
+            let mut live = stored;
+            let (result, write) = change(&mut live)?;
+            if !write {
+                return Ok(result);
+            }
+            let until = live_until(&live, t);
+            match self
+                .write(StoreCmd::Cas(cas), id, &Stored::Live(live), until, t)
+                .await?
+            {
+                Reply::Stored => return Ok(result),
+                _ => backoff(attempt).await,
+            }
+        }
+        Err(contention())
+    }
+
+    /// Ends `id` if it is live and unexpired: one CAS from the live record to
+    /// its tombstone, retried on conflict. `Some` only for the call that made
+    /// the change. `first` is an item already read.
+    async fn end_live(
+        &self,
+        id: &SessionId,
+        reason: EndReason,
+        successor: Option<Successor>,
+        t: &Timing,
+        mut first: Option<(Stored, u64)>,
+    ) -> Result<Option<Live>> {
+        for attempt in 0..self.cas_attempts {
+            let item = match first.take() {
+                Some(item) => Some(item),
+                None => self.read(id).await?,
+            };
+            let Some((Stored::Live(live), cas)) = item else {
+                return Ok(None);
+            };
+            if live.expires_at() <= t.now {
+                return Ok(None);
+            }
+            let keep_until = successor.map_or(t.now, |s| s.grace_until.max(t.now));
+            let purge_at = t.purge_at(keep_until);
+            let ended = Stored::Ended(Ended {
+                user_id: live.user_id.clone(),
+                reason,
+                ended_at: t.now,
+                purge_at,
+                successor: successor.map(|s| (s.id, s.grace_until)),
+            });
+            match self
+                .write(StoreCmd::Cas(cas), id, &ended, purge_at, t)
+                .await?
+            {
+                Reply::Stored => {
+                    self.file(&[*id], purge_at, t).await;
+                    return Ok(Some(live));
+                }
+                _ => backoff(attempt).await,
+            }
+        }
+        Err(contention())
+    }
+
+    /// Turns an expired live session into its tombstone (ended at its expiry
+    /// instant). `Some` only for the call that made the change.
+    pub(crate) async fn end_expired(
+        &self,
+        id: &SessionId,
+        t: &Timing,
+        mut first: Option<(Stored, u64)>,
+    ) -> Result<Option<Ended>> {
+        for attempt in 0..self.cas_attempts {
+            let item = match first.take() {
+                Some(item) => Some(item),
+                None => self.read(id).await?,
+            };
+            let Some((Stored::Live(live), cas)) = item else {
+                return Ok(None);
+            };
+            let Some((reason, at)) = live.expiry(t.now) else {
+                return Ok(None);
+            };
+            let ended = Ended {
+                user_id: live.user_id.clone(),
+                reason,
+                ended_at: at,
+                purge_at: t.purge_at(at),
+                successor: None,
+            };
+            let purge_at = ended.purge_at;
+            match self
+                .write(
+                    StoreCmd::Cas(cas),
+                    id,
+                    &Stored::Ended(ended.clone()),
+                    purge_at,
+                    t,
+                )
+                .await?
+            {
+                Reply::Stored => {
+                    if purge_at > t.now {
+                        self.file(&[*id], purge_at, t).await;
+                    }
+                    return Ok(Some(ended));
+                }
+                _ => backoff(attempt).await,
+            }
+        }
+        Err(contention())
+    }
+
+    /// Reads a user's index with its CAS token (`None`: absent).
+    async fn read_index(&self, key: &str) -> Result<(Index, Option<u64>)> {
+        match self.client.get(key).await.map_err(map_err)? {
+            Some(item) => Ok((Index::decode(&item.data), Some(item.cas))),
+            None => Ok((Index::default(), None)),
+        }
+    }
+
+    /// Writes an index read with `cas` (`None`: it was absent). False on a
+    /// conflict.
+    async fn write_index(
+        &self,
+        key: &str,
+        index: &Index,
+        cas: Option<u64>,
+        t: &Timing,
+    ) -> Result<bool> {
+        let cmd = match cas {
+            Some(cas) => StoreCmd::Cas(cas),
+            None => StoreCmd::Add,
+        };
+        let reply = self
+            .client
+            .store(
+                cmd,
+                key,
+                &index.encode(),
+                exptime(t.now, index.until.max(t.now.plus(t.tombstone_ttl))),
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(reply == Reply::Stored)
+    }
+
+    /// Admits session `new` (already stored, unreachable) into `user`'s
+    /// index, dropping `replaces` and ended or expired entries, and applying
+    /// the cap. Returns the sessions this call evicted. On `LimitReached` the
+    /// index is unchanged and the caller removes `new`.
+    async fn admit(
+        &self,
+        user: &UserId,
+        new: &SessionRecord,
+        replaces: Option<SessionId>,
+        cap: Option<UserCap>,
+        t: &Timing,
+    ) -> Result<Vec<SessionId>> {
+        let key = self.user_key(user);
+        let _guard = self.lock_user(user).await;
+        let mut evicted = Vec::new();
+        for attempt in 0..self.cas_attempts {
+            let (index, cas) = self.read_index(&key).await?;
+            let mut ids: Vec<SessionId> = index.sessions.iter().map(|(_, id)| *id).collect();
+            ids.extend(index.pending.iter().copied());
+            let mut records = self.read_many(&ids).await?;
+            // Finish evictions a writer decided but may not have carried out.
+            for id in &index.pending {
+                if let Some(item) = records.remove(id)
+                    && self
+                        .end_live(id, EndReason::Evicted, None, t, Some(item))
+                        .await?
+                        .is_some()
+                {
+                    evicted.push(*id);
+                }
+            }
+            let mut kept: Vec<(Timestamp, SessionId, Timestamp)> = index
+                .sessions
+                .iter()
+                .filter(|(_, id)| Some(*id) != replaces && *id != new.id)
+                .filter_map(|(created, id)| match records.get(id) {
+                    Some((Stored::Live(live), _)) if live.expires_at() > t.now => {
+                        Some((*created, *id, live.absolute_expires_at))
+                    }
+                    _ => None,
+                })
+                .collect();
+            kept.sort();
+            let mut victims = Vec::new();
+            if let Some(cap) = cap
+                && kept.len() >= cap.max
+            {
+                if cap.on_limit == CapAction::RejectNew {
+                    return Err(Error::LimitReached);
+                }
+                let excess = kept.len() + 1 - cap.max;
+                victims = kept.drain(..excess).map(|(_, id, _)| id).collect();
+            }
+            let until = kept
+                .iter()
+                .map(|(_, _, abs)| *abs)
+                .chain([new.absolute_expires_at])
+                .max()
+                .unwrap_or(t.now)
+                .plus(t.tombstone_ttl);
+            let mut sessions: Vec<(Timestamp, SessionId)> =
+                kept.into_iter().map(|(c, id, _)| (c, id)).collect();
+            sessions.push((new.created_at, new.id));
+            let next = Index {
+                sessions,
+                pending: victims.clone(),
+                until,
+            };
+            if self.write_index(&key, &next, cas, t).await? {
+                for id in victims {
+                    if self
+                        .end_live(&id, EndReason::Evicted, None, t, None)
+                        .await?
+                        .is_some()
+                    {
+                        evicted.push(id);
+                    }
+                }
+                return Ok(evicted);
+            }
+            backoff(attempt).await;
+        }
+        Err(contention())
+    }
+
+    /// Counts the user's live sessions other than `except` (for the
+    /// `RejectNew` check before a login rotation).
+    async fn count_live(&self, user: &UserId, except: &SessionId, t: &Timing) -> Result<usize> {
+        let (index, _) = self.read_index(&self.user_key(user)).await?;
+        let ids: Vec<SessionId> = index
+            .sessions
+            .iter()
+            .map(|(_, id)| *id)
+            .filter(|id| id != except)
+            .collect();
+        let records = self.read_many(&ids).await?;
+        Ok(records
+            .values()
+            .filter(|(s, _)| matches!(s, Stored::Live(l) if l.expires_at() > t.now))
+            .count())
+    }
+
+    /// Removes `id` from the user's index. Best effort: a stale entry is
+    /// harmless (every reader checks the session itself) and the next writer
+    /// prunes it.
+    async fn unindex(&self, user: &UserId, id: &SessionId, t: &Timing) {
+        let key = self.user_key(user);
+        let _guard = self.lock_user(user).await;
+        for attempt in 0..self.cas_attempts.min(20) {
+            let Ok((mut index, Some(cas))) = self.read_index(&key).await else {
+                return;
+            };
+            let before = index.sessions.len();
+            index.sessions.retain(|(_, sid)| sid != id);
+            if index.sessions.len() == before {
+                return;
+            }
+            match self.write_index(&key, &index, Some(cas), t).await {
+                Ok(true) | Err(_) => return,
+                Ok(false) => backoff(attempt).await,
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for MemcachedStore {
+    async fn create(
+        &self,
+        session: SessionRecord,
+        cap: Option<UserCap>,
+        t: &Timing,
+    ) -> Result<CreateOutcome> {
+        let live = Live::from_record(session.clone());
+        let until = live_until(&live, t);
+        let expires_at = live.expires_at();
+        match self
+            .write(StoreCmd::Add, &session.id, &Stored::Live(live), until, t)
+            .await?
+        {
+            Reply::Stored => {}
+            _ => return Err(Error::Internal("session id already stored".into())),
+        }
+        self.file(&[session.id], expires_at, t).await;
+        let Some(user) = &session.user_id else {
+            return Ok(CreateOutcome {
+                session,
+                evicted: Vec::new(),
+            });
+        };
+        match self.admit(user, &session, None, cap, t).await {
+            Ok(evicted) => Ok(CreateOutcome { session, evicted }),
+            Err(e) => {
+                // Nobody holds its token: removing it is safe, and best effort.
+                let _ = self.client.delete(&self.session_key(&session.id)).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn load(&self, id: &SessionId, mode: LoadMode, t: &Timing) -> Result<Lookup> {
+        // The common load writes nothing and takes no lock. A due touch tries
+        // its `cas` at once; only after a conflict does it queue behind the
+        // session's local lock and read again.
+        let mut guard = None;
+        for attempt in 0..self.cas_attempts {
+            let Some((stored, cas)) = self.read(id).await? else {
+                return Ok(Lookup::Missing);
+            };
+            let mut live = match stored {
+                Stored::Ended(e) if e.purge_at <= t.now => return Ok(Lookup::Missing),
+                Stored::Ended(e) => {
+                    return Ok(Lookup::Ended {
+                        tombstone: e.tombstone(*id),
+                        just_ended: false,
+                    });
+                }
+                Stored::Live(live) if live.expired_reason(t.now).is_some() => {
+                    let item = Some((Stored::Live(live), cas));
+                    if let Some(ended) = self.end_expired(id, t, item).await? {
+                        return Ok(Lookup::Ended {
+                            tombstone: ended.tombstone(*id),
+                            just_ended: true,
+                        });
+                    }
+                    continue;
+                }
+                Stored::Live(live) => live,
+            };
+            if mode == LoadMode::Peek || !t.needs_touch(live.last_accessed) {
+                return Ok(Lookup::Live(live.to_record(*id)));
+            }
+            live.last_accessed = t.now;
+            live.idle_expires_at = t.idle_expiry(live.absolute_expires_at);
+            let record = live.to_record(*id);
+            let until = live_until(&live, t);
+            match self
+                .write(StoreCmd::Cas(cas), id, &Stored::Live(live), until, t)
+                .await?
+            {
+                Reply::Stored => return Ok(Lookup::Live(record)),
+                _ if guard.is_none() && self.locks.is_some() => {
+                    guard = self.lock_session(id).await;
+                }
+                _ => backoff(attempt).await,
+            }
+        }
+        Err(contention())
+    }
+
+    async fn update(
+        &self,
+        id: &SessionId,
+        patch: &Patch,
+        expected_version: Option<u64>,
+        max_data_size: usize,
+        t: &Timing,
+    ) -> Result<SessionRecord> {
+        self.change_live(id, t, |live| {
+            if let Some(expected) = expected_version
+                && expected != live.version
+            {
+                return Err(Error::Conflict {
+                    current_version: live.version,
+                });
+            }
+            patch.apply_to(&mut live.data);
+            check_size(&live.data, max_data_size)?;
+            live.version += 1;
+            live.last_accessed = t.now;
+            live.idle_expires_at = t.idle_expiry(live.absolute_expires_at);
+            Ok((live.to_record(*id), true))
+        })
+        .await
+    }
+
+    async fn increment(
+        &self,
+        id: &SessionId,
+        key: &str,
+        delta: i64,
+        max_data_size: usize,
+        t: &Timing,
+    ) -> Result<i64> {
+        self.change_live(id, t, |live| {
+            let value = incremented(live.data.get(key), key, delta)?;
+            live.data.insert(key.to_owned(), value.into());
+            check_size(&live.data, max_data_size)?;
+            live.version += 1;
+            live.last_accessed = t.now;
+            live.idle_expires_at = t.idle_expiry(live.absolute_expires_at);
+            Ok((value, true))
+        })
+        .await
+    }
+
+    async fn rotate(&self, rotation: &Rotation, t: &Timing) -> Result<CreateOutcome> {
+        let from = rotation.from;
+        let guard = self.lock_session(&from).await;
+        let (current, cas) = match self.read(&from).await? {
+            Some((Stored::Live(live), cas)) if live.expired_reason(t.now).is_none() => (live, cas),
+            other => return Err(Self::refusal(other.as_ref().map(|(s, _)| s), t)),
+        };
+        let current_user = current.user_id.clone();
+        let new_user = rotation.user_id.clone().or_else(|| current_user.clone());
+        if let (Some(cap), Some(user)) = (rotation.cap, &new_user)
+            && cap.on_limit == CapAction::RejectNew
+            && self.count_live(user, &from, t).await? >= cap.max
+        {
+            return Err(Error::LimitReached);
+        }
+        let successor = Successor {
+            id: rotation.to,
+            grace_until: t.now.plus(rotation.grace),
+        };
+        let successor_of = |live: &Live| {
+            let mut next = live.clone();
+            next.user_id = new_user.clone();
+            if let Some(absolute) = rotation.restart_absolute_expiry {
+                next.created_at = t.now;
+                next.absolute_expires_at = absolute;
+            }
+            next.token_issued_at = t.now;
+            next.last_accessed = t.now;
+            next.idle_expires_at = t.idle_expiry(next.absolute_expires_at);
+            next
+        };
+        // The successor first (unreachable until the old record names it),
+        // then the one CAS that decides the rotation.
+        let mut next = successor_of(&current);
+        let mut old = (current, cas);
+        let mut cmd = StoreCmd::Add;
+        let mut won = false;
+        for attempt in 0..self.cas_attempts {
+            match self
+                .write(
+                    cmd,
+                    &rotation.to,
+                    &Stored::Live(next.clone()),
+                    live_until(&next, t),
+                    t,
+                )
+                .await?
+            {
+                Reply::Stored => {}
+                _ => return Err(Error::Internal("session id already stored".into())),
+            }
+            cmd = StoreCmd::Set;
+            let keep_until = successor.grace_until.max(t.now);
+            let purge_at = t.purge_at(keep_until);
+            let tomb = Stored::Ended(Ended {
+                user_id: old.0.user_id.clone(),
+                reason: EndReason::Rotated,
+                ended_at: t.now,
+                purge_at,
+                successor: Some((successor.id, successor.grace_until)),
+            });
+            if self
+                .write(StoreCmd::Cas(old.1), &from, &tomb, purge_at, t)
+                .await?
+                == Reply::Stored
+            {
+                self.file(&[from], purge_at, t).await;
+                won = true;
+                break;
+            }
+            // Changed since read: patched (rebuild the successor from it) or
+            // ended by someone else (give up).
+            match self.read(&from).await? {
+                Some((Stored::Live(live), cas)) if live.expired_reason(t.now).is_none() => {
+                    next = successor_of(&live);
+                    old = (live, cas);
+                    backoff(attempt).await;
+                }
+                other => {
+                    let _ = self.client.delete(&self.session_key(&rotation.to)).await;
+                    return Err(match other {
+                        Some((Stored::Ended(e), _)) if e.purge_at > t.now => {
+                            Error::Ended { reason: e.reason }
+                        }
+                        other => Self::refusal(other.as_ref().map(|(s, _)| s), t),
+                    });
+                }
+            }
+        }
+        drop(guard);
+        if !won {
+            let _ = self.client.delete(&self.session_key(&rotation.to)).await;
+            return Err(contention());
+        }
+        self.file(&[rotation.to], next.expires_at(), t).await;
+        let record = next.to_record(rotation.to);
+        let evicted = match &new_user {
+            Some(user) => match self.admit(user, &record, Some(from), rotation.cap, t).await {
+                Ok(evicted) => evicted,
+                Err(Error::LimitReached) => {
+                    // The cap filled between the check and the rotation: put
+                    // the old session back, as if the login had been refused.
+                    self.restore(&from, old.0, t).await;
+                    let _ = self.client.delete(&self.session_key(&rotation.to)).await;
+                    return Err(Error::LimitReached);
+                }
+                Err(e) => return Err(e),
+            },
+            None => Vec::new(),
+        };
+        // Leave the old user's index only once the new one admitted it, so a
+        // refused login restores a session that is still indexed.
+        if let Some(user) = &current_user
+            && Some(user) != new_user.as_ref()
+        {
+            self.unindex(user, &from, t).await;
+        }
+        Ok(CreateOutcome {
+            session: record,
+            evicted,
+        })
+    }
+
+    async fn end(
+        &self,
+        id: &SessionId,
+        reason: EndReason,
+        t: &Timing,
+    ) -> Result<Option<EndedSession>> {
+        let ended = {
+            let _guard = self.lock_session(id).await;
+            self.end_live(id, reason, None, t, None).await?
+        };
+        let Some(live) = ended else {
+            return Ok(None);
+        };
+        if let Some(user) = &live.user_id {
+            self.unindex(user, id, t).await;
+        }
+        Ok(Some(EndedSession {
+            id: *id,
+            user_id: live.user_id,
+            reason,
+        }))
+    }
+
+    async fn list_user(&self, user: &UserId, t: &Timing) -> Result<Vec<SessionRecord>> {
+        let key = self.user_key(user);
+        let (index, cas) = self.read_index(&key).await?;
+        let ids: Vec<SessionId> = index.sessions.iter().map(|(_, id)| *id).collect();
+        let records = self.read_many(&ids).await?;
+        let mut live: Vec<(Timestamp, SessionRecord)> = index
+            .sessions
+            .iter()
+            .filter_map(|(created, id)| match records.get(id) {
+                Some((Stored::Live(l), _)) if l.expires_at() > t.now => {
+                    Some((*created, l.to_record(*id)))
+                }
+                _ => None,
+            })
+            .collect();
+        live.sort_by_key(|(created, r)| (*created, r.id));
+        if (live.len() < index.sessions.len() || !index.pending.is_empty())
+            && let Some(cas) = cas
+        {
+            let _guard = self.lock_user(user).await;
+            for id in &index.pending {
+                let _ = self.end_live(id, EndReason::Evicted, None, t, None).await;
+            }
+            let pruned = Index {
+                sessions: live.iter().map(|(c, r)| (*c, r.id)).collect(),
+                pending: Vec::new(),
+                until: index.until,
+            };
+            // One attempt: a concurrent writer prunes as well.
+            let _ = self.write_index(&key, &pruned, Some(cas), t).await;
+        }
+        Ok(live.into_iter().map(|(_, r)| r).collect())
+    }
+
+    async fn end_user(
+        &self,
+        user: &UserId,
+        except: Option<&SessionId>,
+        reason: EndReason,
+        t: &Timing,
+    ) -> Result<Vec<SessionId>> {
+        let key = self.user_key(user);
+        let _guard = self.lock_user(user).await;
+        let mut ended = Vec::new();
+        for attempt in 0..self.cas_attempts {
+            let (index, cas) = self.read_index(&key).await?;
+            let Some(cas) = cas else {
+                return Ok(ended);
+            };
+            let mut ids: Vec<SessionId> = index.sessions.iter().map(|(_, id)| *id).collect();
+            ids.extend(index.pending.iter().copied());
+            let mut records = self.read_many(&ids).await?;
+            let mut kept = Vec::new();
+            for (created, id) in &index.sessions {
+                let Some(item) = records.remove(id) else {
+                    continue;
+                };
+                if Some(id) == except {
+                    if let (Stored::Live(live), _) = &item
+                        && live.expires_at() > t.now
+                    {
+                        kept.push((*created, *id, live.absolute_expires_at));
+                    }
+                    continue;
+                }
+                if self
+                    .end_live(id, reason, None, t, Some(item))
+                    .await?
+                    .is_some()
+                {
+                    ended.push(*id);
+                }
+            }
+            for id in &index.pending {
+                if let Some(item) = records.remove(id) {
+                    self.end_live(id, EndReason::Evicted, None, t, Some(item))
+                        .await?;
+                }
+            }
+            let until = kept
+                .iter()
+                .map(|k| k.2)
+                .max()
+                .unwrap_or(t.now)
+                .plus(t.tombstone_ttl);
+            let next = Index {
+                sessions: kept.into_iter().map(|(c, id, _)| (c, id)).collect(),
+                pending: Vec::new(),
+                until,
+            };
+            if self.write_index(&key, &next, Some(cas), t).await? {
+                return Ok(ended);
+            }
+            backoff(attempt).await;
+        }
+        Err(contention())
+    }
+
+    async fn cleanup(&self, t: &Timing, batch_size: usize) -> Result<CleanupReport> {
+        self.sweep(t, batch_size).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.client.version().await.map(drop).map_err(map_err)
+    }
+}
+
+impl MemcachedStore {
+    /// Puts back a session rotated away by a refused login. Only if its
+    /// tombstone is still the one the rotation wrote.
+    async fn restore(&self, id: &SessionId, live: Live, t: &Timing) {
+        if let Ok(Some((Stored::Ended(e), cas))) = self.read(id).await
+            && e.reason == EndReason::Rotated
+        {
+            let until = live_until(&live, t);
+            let _ = self
+                .write(StoreCmd::Cas(cas), id, &Stored::Live(live), until, t)
+                .await;
+        }
+    }
+
+    /// Ids in a bucket item, in order, without repeats.
+    pub(crate) fn parse_ids(data: &[u8]) -> Vec<SessionId> {
+        let mut seen = HashSet::new();
+        String::from_utf8_lossy(data)
+            .split_ascii_whitespace()
+            .filter_map(|hex| SessionId::from_hex(hex).ok())
+            .filter(|id| seen.insert(*id))
+            .collect()
+    }
+}

@@ -1,0 +1,167 @@
+//! Benchmark: load-with-touch ops/s through the manager at 1 and 50
+//! concurrent callers, next to `redis-benchmark -t get` at the same
+//! concurrency in the same run, plus the Redis commands per operation (from
+//! `INFO commandstats` deltas).
+//!
+//! ```text
+//! cargo run --release -p sesame-redis --example bench -- [redis://127.0.0.1:6379] [seconds]
+//! ```
+//!
+//! Uses a unique key prefix and leaves nothing behind but keys that expire.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use sesame::{DeviceInfo, Manager, Policy};
+use sesame_redis::{RedisConfig, RedisStore};
+
+const SESSIONS: usize = 1000;
+
+async fn commandstats(url: &str) -> BTreeMap<String, u64> {
+    let client = redis::Client::open(url).expect("url");
+    let mut c = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut c)
+        .await
+        .expect("INFO");
+    info.lines()
+        .filter_map(|l| {
+            let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = rest
+                .split(',')
+                .next()?
+                .strip_prefix("calls=")?
+                .parse()
+                .ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .collect()
+}
+
+fn redis_benchmark(url: &str, clients: usize, requests: u64) -> f64 {
+    let u = url.trim_start_matches("redis://");
+    let hostport = u.split('/').next().unwrap_or("127.0.0.1:6379");
+    let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "6379"));
+    let out = Command::new("redis-benchmark")
+        .args(["-h", host, "-p", port, "-t", "get", "-q"])
+        .args(["-c", &clients.to_string(), "-n", &requests.to_string()])
+        .output()
+        .expect("run redis-benchmark");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "GET: 12345.67 requests per second, p50=0.031 msec"; progress lines
+    // are separated by carriage returns.
+    text.split(['\r', '\n'])
+        .filter_map(|l| l.strip_prefix("GET: "))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .next_back()
+        .unwrap_or(0.0)
+}
+
+async fn run(
+    manager: &Manager,
+    tokens: &Arc<Vec<String>>,
+    callers: usize,
+    secs: u64,
+) -> (f64, u64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let device = DeviceInfo::default().with_user_agent("bench");
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let (manager, tokens, device) = (manager.clone(), tokens.clone(), device.clone());
+            let (stop, done) = (stop.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut i = c;
+                while !stop.load(Ordering::Relaxed) {
+                    manager
+                        .load(&tokens[i % tokens.len()], &device)
+                        .await
+                        .expect("load");
+                    done.fetch_add(1, Ordering::Relaxed);
+                    i += callers;
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let count = done.load(Ordering::Relaxed);
+    (count as f64 / started.elapsed().as_secs_f64(), count)
+}
+
+/// One measurement: fresh store and sessions, `callers` concurrent loaders.
+async fn bench_one(url: &str, callers: usize, secs: u64) -> (f64, f64, Vec<(String, f64)>) {
+    let prefix = format!("sesame-bench:{}:", sesame::testing::unique_suffix());
+    let store = RedisStore::connect_with(RedisConfig::new(url).with_prefix(prefix))
+        .await
+        .expect("connect");
+    let manager = Manager::new(store, Policy::default().with_renewal(None)).expect("policy");
+    let device = DeviceInfo::default().with_user_agent("bench");
+    let mut tokens = Vec::with_capacity(SESSIONS);
+    for i in 0..SESSIONS {
+        let mut data = sesame::Data::new();
+        data.insert("cart".into(), serde_json::json!({"items": [1, 2, 3]}));
+        let created = manager
+            .create(Some(&format!("bench-user-{i}")), data, device.clone())
+            .await
+            .expect("create");
+        tokens.push(created.token.expose().to_owned());
+    }
+    let tokens = Arc::new(tokens);
+    let before = commandstats(url).await;
+    let (ops, count) = run(&manager, &tokens, callers, secs).await;
+    let after = commandstats(url).await;
+    let per_op = after
+        .iter()
+        .filter_map(|(cmd, calls)| {
+            let delta = calls.saturating_sub(*before.get(cmd).unwrap_or(&0));
+            (delta as f64 > count as f64 * 0.01).then(|| (cmd.clone(), delta as f64 / count as f64))
+        })
+        .collect();
+    let get = redis_benchmark(url, callers, (count).max(10_000));
+    (ops, get, per_op)
+}
+
+/// One caller runs on a current-thread runtime (as `redis-benchmark -c 1`
+/// runs one event loop); 50 callers on a multi-threaded one.
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let url = args
+        .next()
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".into());
+    let secs: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
+    println!(
+        "| callers | sesame load+touch ops/s | redis-benchmark GET req/s | ratio | Redis commands per load |"
+    );
+    println!("| ---: | ---: | ---: | ---: | --- |");
+    for callers in [1usize, 50] {
+        let rt = if callers == 1 {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+        }
+        .expect("runtime");
+        let (ops, get, per_op) = rt.block_on(bench_one(&url, callers, secs));
+        let cmds: Vec<String> = per_op.iter().map(|(c, n)| format!("{c} {n:.3}")).collect();
+        println!(
+            "| {callers} | {ops:.0} | {get:.0} | {:.2} | {} |",
+            if get > 0.0 { ops / get } else { 0.0 },
+            cmds.join(", ")
+        );
+    }
+}

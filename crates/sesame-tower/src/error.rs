@@ -1,0 +1,153 @@
+//! Why a request was refused, as a response with a machine-readable body.
+//!
+//! Every refusal is JSON `{"error": "...", "reason": "..."}` with stable snake_case codes and
+//! nothing else: no store error text, no session id, no token. A client can tell "log in again"
+//! (401) from "you were refused" (403) from "try again later" (503) and show the end reason
+//! (`logged_out`, `revoked`, `expired_idle`, ...) without the server leaking internals.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sesame::EndReason;
+
+/// Why a request could not use a session.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The request carries no session. 401 `{"error":"session_required","reason":"no_session"}`.
+    NoSession,
+    /// The request's session token is not acceptable: `invalid_cookie` (forged, tampered or
+    /// malformed), `ambiguous_cookie` (two cookies with the session's name: cookie tossing),
+    /// `cookie_expired` (authentic but older than the absolute lifetime). 401
+    /// `{"error":"invalid_session","reason":...}`.
+    InvalidToken(&'static str),
+    /// The session has ended. 401 `{"error":"session_ended","reason":"logged_out"}` (or
+    /// `revoked`, `expired_idle`, `expired_absolute`, `evicted`, `rotated`, `device_mismatch`,
+    /// `token_reuse`, `security_event`).
+    Ended(EndReason),
+    /// The session has no user. 401 `{"error":"login_required","reason":"anonymous_session"}`.
+    LoginRequired,
+    /// A CSRF check failed. 403 `{"error":"csrf_failed","reason":...}` where the reason is
+    /// `cross_site`, `origin_mismatch`, `token_missing`, `token_mismatch`, `no_session` or
+    /// `body_too_large`.
+    Csrf(&'static str),
+    /// The request's `Host` is not allowed by the cookie policy (development mode serves only
+    /// localhost). 400 `{"error":"host_not_allowed"}`.
+    HostNotAllowed,
+    /// The [`SessionLayer`](crate::SessionLayer) is not installed on this route. 500
+    /// `{"error":"internal","reason":"session_layer_missing"}`.
+    LayerMissing,
+    /// The engine or store failed. 503 for `store_unavailable`, 409 for `limit_reached`, 413 for
+    /// `data_too_large`, 400 for bad keys or values, otherwise 500; the body names only
+    /// [`sesame::Error::code`].
+    Engine(sesame::Error),
+}
+
+impl From<sesame::Error> for SessionError {
+    fn from(e: sesame::Error) -> Self {
+        match e {
+            sesame::Error::Ended { reason } => SessionError::Ended(reason),
+            sesame::Error::NotFound => SessionError::NoSession,
+            sesame::Error::InvalidToken => SessionError::InvalidToken("invalid_token"),
+            e => SessionError::Engine(e),
+        }
+    }
+}
+
+impl std::fmt::Display for SessionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (_, error, reason) = self.parts();
+        match reason {
+            Some(reason) => write!(f, "{error}: {reason}"),
+            None => f.write_str(error),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+impl SessionError {
+    /// The HTTP status, the `error` code and the `reason` code.
+    pub fn parts(&self) -> (StatusCode, &'static str, Option<&'static str>) {
+        match self {
+            SessionError::NoSession => (
+                StatusCode::UNAUTHORIZED,
+                "session_required",
+                Some("no_session"),
+            ),
+            SessionError::InvalidToken(r) => (StatusCode::UNAUTHORIZED, "invalid_session", Some(r)),
+            SessionError::Ended(reason) => (
+                StatusCode::UNAUTHORIZED,
+                "session_ended",
+                Some(reason.as_str()),
+            ),
+            SessionError::LoginRequired => (
+                StatusCode::UNAUTHORIZED,
+                "login_required",
+                Some("anonymous_session"),
+            ),
+            SessionError::Csrf(r) => (StatusCode::FORBIDDEN, "csrf_failed", Some(r)),
+            SessionError::HostNotAllowed => (StatusCode::BAD_REQUEST, "host_not_allowed", None),
+            SessionError::LayerMissing => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                Some("session_layer_missing"),
+            ),
+            SessionError::Engine(e) => {
+                let status = match e {
+                    sesame::Error::StoreUnavailable(_) | sesame::Error::StoreFull => {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    }
+                    sesame::Error::LimitReached | sesame::Error::Conflict { .. } => {
+                        StatusCode::CONFLICT
+                    }
+                    sesame::Error::DataTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                    sesame::Error::InvalidKey(_)
+                    | sesame::Error::InvalidUserId(_)
+                    | sesame::Error::Serialization(_)
+                    | sesame::Error::NotAnInteger { .. } => StatusCode::BAD_REQUEST,
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                let error = if status.is_server_error() {
+                    "session_unavailable"
+                } else {
+                    "session_error"
+                };
+                (status, error, Some(e.code()))
+            }
+        }
+    }
+
+    /// True for the 401 family: the client must (re)authenticate.
+    pub fn is_unauthorized(&self) -> bool {
+        self.parts().0 == StatusCode::UNAUTHORIZED
+    }
+}
+
+impl IntoResponse for SessionError {
+    fn into_response(self) -> Response {
+        let (status, error, reason) = self.parts();
+        if let SessionError::Engine(e) = &self
+            && status.is_server_error()
+        {
+            tracing::warn!(code = e.code(), "session engine error");
+        }
+        let body = match reason {
+            Some(reason) => serde_json::json!({ "error": error, "reason": reason }),
+            None => serde_json::json!({ "error": error }),
+        };
+        let mut response = (status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Cookie realm=\"session\""),
+            );
+        }
+        response
+    }
+}
