@@ -9,6 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sesame::{MemoryStore, Store};
+use sesame_memcached::MemcachedStore;
+use sesame_redis::{RedisConfig, RedisStore};
 
 use crate::config::ConfigError;
 
@@ -32,7 +34,15 @@ impl std::fmt::Debug for StoreHandle {
 }
 
 /// The schemes this build knows.
-pub const SCHEMES: &[&str] = &["memory"];
+pub const SCHEMES: &[&str] = &[
+    "memory",
+    "redis",
+    "rediss",
+    "redis+cluster",
+    "rediss+cluster",
+    "memcached",
+    "memcache",
+];
 
 /// The default store URL for a data folder.
 pub fn default_url(data_dir: &Path) -> String {
@@ -79,10 +89,11 @@ pub enum OpenError {
     Store(#[from] sesame::Error),
 }
 
-/// Opens the store at `url`, creating what it needs (the SQLite file, the
-/// schema) when `migrate` is true.
-pub async fn open(url: &str, migrate: bool) -> Result<StoreHandle, OpenError> {
-    let _ = migrate;
+/// Opens the store at `url`. With `create`, makes what the store needs (the
+/// SQLite file, the schema); without, the database must exist (CLI commands
+/// never create an empty database by accident).
+pub async fn open(url: &str, create: bool) -> Result<StoreHandle, OpenError> {
+    let _ = create;
     match scheme(url)? {
         "memory" => {
             let store = Arc::new(MemoryStore::new());
@@ -95,15 +106,84 @@ pub async fn open(url: &str, migrate: bool) -> Result<StoreHandle, OpenError> {
                 })),
             })
         }
+        "redis" | "rediss" | "redis+cluster" | "rediss+cluster" => {
+            let (url, prefix) = take_param(url, "prefix");
+            let mut config = RedisConfig::new(url);
+            if let Some(prefix) = prefix {
+                config = config.with_prefix(prefix);
+            }
+            let store = RedisStore::connect_with(config).await?;
+            let kind = if store.is_cluster() {
+                "redis+cluster"
+            } else {
+                "redis"
+            };
+            Ok(StoreHandle {
+                store: Arc::new(store),
+                kind,
+                live_count: None,
+            })
+        }
+        "memcached" | "memcache" => Ok(StoreHandle {
+            store: Arc::new(MemcachedStore::connect(url).await?),
+            kind: "memcached",
+            live_count: None,
+        }),
         _ => {
             check_url(url)?;
-            Err(ConfigError::new("store", "unreachable").into())
+            Err(ConfigError::new("store", "this scheme has no store in this build").into())
         }
     }
+}
+
+/// Removes `name=value` from the URL's query; returns the URL and the value.
+/// (`redis://host?prefix=app1:` puts every key under `app1:`, so several
+/// deployments can share one Redis.)
+fn take_param(url: &str, name: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut value = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|kv| match kv.split_once('=') {
+            Some((k, v)) if k == name => {
+                value = Some(v.to_owned());
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    (url, value)
 }
 
 /// Applies the store's schema migrations; a message saying what was done.
 pub async fn migrate(url: &str) -> Result<String, OpenError> {
     let handle = open(url, true).await?;
     Ok(format!("{}: nothing to migrate", handle.kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            take_param("redis://h:1?prefix=a:&db=2", "prefix"),
+            ("redis://h:1?db=2".to_owned(), Some("a:".to_owned()))
+        );
+        assert_eq!(
+            take_param("redis://h:1", "prefix"),
+            ("redis://h:1".to_owned(), None)
+        );
+        assert!(check_url("redis+cluster://a:1,b:2").is_ok());
+        assert_eq!(check_url("ftp://x").unwrap_err().setting, "store");
+        assert_eq!(check_url("nothing").unwrap_err().setting, "store");
+    }
 }

@@ -868,3 +868,75 @@ async fn a_slow_request_times_out_with_a_json_503() {
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["code"], "timeout");
 }
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn a_dead_store_is_a_503_with_retry_after_and_readyz_says_so() {
+    // A Redis of our own, so that killing it breaks no one else's tests.
+    let port = free_port();
+    let spawned = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn();
+    let mut redis = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            assert!(
+                std::env::var("SESAME_REQUIRE_SERVICES").as_deref() != Ok("1"),
+                "redis-server is needed: {e}"
+            );
+            eprintln!("SKIPPED: redis-server is not installed ({e})");
+            return;
+        }
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut config = test_config();
+    config.store = Some(format!("redis://127.0.0.1:{port}"));
+    let s = TestServer::start(config).await;
+    let (token, _, _) = s.create(Some("kim")).await;
+    assert_eq!(s.validate(&token).await.0, 200);
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    let resp = s
+        .http
+        .post(format!("{}/v1/session/validate", s.base))
+        .bearer_auth(VALIDATE_KEY)
+        .header("sesame-token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let (st, b) = s.validate(&token).await;
+    assert_eq!((st, b["code"].as_str()), (503, Some("store_unavailable")));
+    assert!(!b.to_string().contains("refused"), "no internals: {b}");
+    let (st, b) = s.call("GET", "/readyz", None, &[], None).await;
+    assert_eq!((st, b["code"].as_str()), (503, Some("store_unavailable")));
+    let (st, _) = s.call("GET", "/healthz", None, &[], None).await;
+    assert_eq!(st, 200);
+    let (_, m) = s.call("GET", "/metrics", None, &[], None).await;
+    assert!(!m.as_str().unwrap().contains("sesame_store_errors_total 0"));
+    s.shutdown().await;
+}
