@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs with apt-get what the tests need and the machine may lack: memcached,
+# the Redis tools (redis-cli, redis-benchmark) for the cluster script, Chromium
+# and ChromeDriver for the browser test.
+set -euo pipefail
+need=()
+command -v memcached >/dev/null || need+=(memcached)
+command -v redis-cli >/dev/null || need+=(redis-tools)
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
