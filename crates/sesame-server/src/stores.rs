@@ -11,6 +11,7 @@ use std::sync::Arc;
 use sesame::{MemoryStore, Store};
 use sesame_memcached::MemcachedStore;
 use sesame_redis::{RedisConfig, RedisStore};
+use sesame_sql::{SqlConfig, SqlStore};
 
 use crate::config::ConfigError;
 
@@ -35,7 +36,12 @@ impl std::fmt::Debug for StoreHandle {
 
 /// The schemes this build knows.
 pub const SCHEMES: &[&str] = &[
+    "sqlite",
     "memory",
+    "postgres",
+    "postgresql",
+    "mysql",
+    "mariadb",
     "redis",
     "rediss",
     "redis+cluster",
@@ -44,10 +50,29 @@ pub const SCHEMES: &[&str] = &[
     "memcache",
 ];
 
-/// The default store URL for a data folder.
+/// The default store URL for a data folder: the embedded SQLite file.
 pub fn default_url(data_dir: &Path) -> String {
-    let _ = data_dir;
-    "memory://".to_owned()
+    format!("sqlite://{}", data_dir.join("sesame.db").display())
+}
+
+/// The SQLite URL sqlx needs: `mode=rwc` creates the file, `mode=rw` wants
+/// it to exist. A URL that already names a mode is left alone.
+fn sqlite_url(url: &str, create: bool) -> Result<String, OpenError> {
+    if url.contains("mode=") {
+        return Ok(url.to_owned());
+    }
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    if !create && !path.contains(":memory:") && !Path::new(path).exists() {
+        return Err(OpenError::Missing(format!(
+            "no database at {path}: run `sesame migrate` or `sesame serve` first"
+        )));
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let mode = if create { "rwc" } else { "rw" };
+    Ok(format!("{url}{sep}mode={mode}"))
 }
 
 fn scheme(url: &str) -> Result<&str, ConfigError> {
@@ -87,13 +112,16 @@ pub enum OpenError {
     /// The store did not open.
     #[error("cannot open the store: {0}")]
     Store(#[from] sesame::Error),
+    /// The database does not exist yet.
+    #[error("{0}")]
+    Missing(String),
 }
 
 /// Opens the store at `url`. With `create`, makes what the store needs (the
 /// SQLite file, the schema); without, the database must exist (CLI commands
 /// never create an empty database by accident).
 pub async fn open(url: &str, create: bool) -> Result<StoreHandle, OpenError> {
-    let _ = create;
+    let sql_config = SqlConfig::default().with_migrate(create);
     match scheme(url)? {
         "memory" => {
             let store = Arc::new(MemoryStore::new());
@@ -106,6 +134,22 @@ pub async fn open(url: &str, create: bool) -> Result<StoreHandle, OpenError> {
                 })),
             })
         }
+        "sqlite" => {
+            let url = sqlite_url(url, create)?;
+            if create {
+                create_parent(&url)?;
+            }
+            let store = SqlStore::connect_with(&url, sql_config).await?;
+            Ok(sql_handle(store, "sqlite"))
+        }
+        "postgres" | "postgresql" => Ok(sql_handle(
+            SqlStore::connect_with(url, sql_config).await?,
+            "postgres",
+        )),
+        "mysql" | "mariadb" => Ok(sql_handle(
+            SqlStore::connect_with(url, sql_config).await?,
+            "mysql",
+        )),
         "redis" | "rediss" | "redis+cluster" | "rediss+cluster" => {
             let (url, prefix) = take_param(url, "prefix");
             let mut config = RedisConfig::new(url);
@@ -162,10 +206,49 @@ fn take_param(url: &str, name: &str) -> (String, Option<String>) {
     (url, value)
 }
 
+fn sql_handle(store: SqlStore, kind: &'static str) -> StoreHandle {
+    StoreHandle {
+        store: Arc::new(store),
+        kind,
+        live_count: None,
+    }
+}
+
+fn create_parent(url: &str) -> Result<(), OpenError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = Path::new(path.split('?').next().unwrap_or(path));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| OpenError::Missing(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    Ok(())
+}
+
 /// Applies the store's schema migrations; a message saying what was done.
 pub async fn migrate(url: &str) -> Result<String, OpenError> {
-    let handle = open(url, true).await?;
-    Ok(format!("{}: nothing to migrate", handle.kind))
+    match scheme(url)? {
+        s @ ("sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb") => {
+            let url = if s == "sqlite" {
+                let u = sqlite_url(url, true)?;
+                create_parent(&u)?;
+                u
+            } else {
+                url.to_owned()
+            };
+            let store =
+                SqlStore::connect_with(&url, SqlConfig::default().with_migrate(false)).await?;
+            let ran = store.migrate().await?;
+            Ok(format!(
+                "{s}: {ran} migration(s) applied; the schema is current"
+            ))
+        }
+        _ => {
+            let handle = open(url, true).await?;
+            Ok(format!("{}: nothing to migrate", handle.kind))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -182,8 +265,20 @@ mod tests {
             take_param("redis://h:1", "prefix"),
             ("redis://h:1".to_owned(), None)
         );
+        assert_eq!(
+            default_url(Path::new("./data")),
+            "sqlite://./data/sesame.db"
+        );
         assert!(check_url("redis+cluster://a:1,b:2").is_ok());
         assert_eq!(check_url("ftp://x").unwrap_err().setting, "store");
         assert_eq!(check_url("nothing").unwrap_err().setting, "store");
+        assert!(matches!(
+            sqlite_url("sqlite:///nonexistent/dir/x.db", false),
+            Err(OpenError::Missing(_))
+        ));
+        assert_eq!(
+            sqlite_url("sqlite://x.db?cache=shared", true).unwrap(),
+            "sqlite://x.db?cache=shared&mode=rwc"
+        );
     }
 }

@@ -366,3 +366,108 @@ fn json_logs_name_requests_but_never_a_token_or_key() {
     assert!(!text.contains(&cookie));
     assert!(!text.contains(&key));
 }
+
+#[test]
+fn store_commands_work_on_the_configured_store() {
+    let dir = tempfile::tempdir().unwrap();
+    // Before any start: no database, and the CLI does not create an empty one.
+    let o = run(sesame(dir.path()).args(["sessions", "list", "--user", "alice"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("sesame migrate"), "{}", stderr(&o));
+    let o = run(sesame(dir.path()).arg("migrate"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("sqlite"), "{}", stdout(&o));
+    assert!(dir.path().join("data/sesame.db").exists());
+
+    let s = serve(dir.path(), &[]);
+    assert!(
+        s.lines.iter().any(|l| l.contains("store: sqlite://")),
+        "{:?}",
+        s.lines
+    );
+    let key = s
+        .lines
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("sk_"))
+        .unwrap()
+        .to_owned();
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        let (st, body) = http(
+            "POST",
+            &format!("{}/v1/sessions", s.base),
+            &key,
+            Some(r#"{"user":"alice","data":{"plan":"pro"}}"#),
+        );
+        assert_eq!(st, 201);
+        tokens.push((
+            body["token"].as_str().unwrap().to_owned(),
+            body["session"]["id"].as_str().unwrap().to_owned(),
+        ));
+    }
+    terminate(s);
+
+    let o = run(sesame(dir.path()).args(["sessions", "list", "--user", "alice"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let listed: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(listed["sessions"].as_array().unwrap().len(), 3);
+    assert_eq!(listed["sessions"][0]["data"]["plan"], "pro");
+
+    let mut child = sesame(dir.path())
+        .args(["inspect", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(child.stdin.take().unwrap(), "{}", tokens[0].0).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let inspected: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(inspected["live"], true);
+    assert_eq!(inspected["id"], tokens[0].1.as_str());
+    assert!(inspected["idle_seconds_left"].as_u64().unwrap() > 1700);
+
+    let keep = &tokens[0].1;
+    let o = run(sesame(dir.path()).args([
+        "sessions",
+        "revoke",
+        "--user",
+        "alice",
+        "--except-id",
+        keep,
+    ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let revoked: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(revoked["revoked"].as_array().unwrap().len(), 2);
+    let o = run(sesame(dir.path()).arg("cleanup"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(report["scanned"].is_u64());
+
+    // The running service sees what the CLI did.
+    let s = serve(dir.path(), &[]);
+    let validate = |token: &str| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let r = reqwest::Client::new()
+                .post(format!("{}/v1/session/validate", s.base))
+                .bearer_auth(&key)
+                .header("sesame-token", token)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        })
+    };
+    assert_eq!(validate(&tokens[0].0).0, 200);
+    let (st, body) = validate(&tokens[1].0);
+    assert_eq!((st, body["code"].as_str()), (401, Some("revoked")));
+    terminate(s);
+}

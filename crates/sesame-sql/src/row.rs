@@ -1,0 +1,119 @@
+//! Reading rows back: a live session or a tombstone.
+//!
+//! A row that cannot be read (data that is not a JSON object, an unknown end
+//! reason, an id of the wrong length) is `Error::Corrupt` for that session
+//! only; the store goes on serving every other row.
+
+use sesame::lifecycle::{EndReason, Successor, Tombstone};
+use sesame::{Data, DeviceInfo, Error, SessionId, SessionRecord, Timestamp, UserId};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// What a row holds.
+#[derive(Debug)]
+pub(crate) enum Stored {
+    Live(SessionRecord),
+    Ended(Tombstone),
+}
+
+/// Milliseconds as stored (BIGINT) from a timestamp.
+pub(crate) fn ms(t: Timestamp) -> i64 {
+    i64::try_from(t.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn ts(v: i64) -> Timestamp {
+    Timestamp::from_millis(u64::try_from(v).unwrap_or(0))
+}
+
+pub(crate) fn corrupt(id: &[u8], detail: impl Into<String>) -> Error {
+    let short = match <[u8; 32]>::try_from(id) {
+        Ok(bytes) => SessionId::from_bytes(bytes).short(),
+        Err(_) => "?".into(),
+    };
+    Error::Corrupt {
+        id: short,
+        detail: detail.into(),
+    }
+}
+
+pub(crate) fn session_id(bytes: &[u8]) -> Result<SessionId, Error> {
+    <[u8; 32]>::try_from(bytes)
+        .map(SessionId::from_bytes)
+        .map_err(|_| corrupt(bytes, "id is not 32 bytes"))
+}
+
+pub(crate) fn user_id(id: &[u8], user: Option<String>) -> Result<Option<UserId>, Error> {
+    user.map(|u| UserId::new(u).map_err(|e| corrupt(id, format!("user id: {e}"))))
+        .transpose()
+}
+
+pub(crate) fn reason(id: &[u8], text: &str) -> Result<EndReason, Error> {
+    text.parse()
+        .map_err(|_| corrupt(id, format!("unknown end reason {text:?}")))
+}
+
+/// Decodes a row selected with [`crate::sql::COLUMNS`].
+pub(crate) fn decode(row: &AnyRow) -> Result<Stored, Error> {
+    let get_err = |e: sqlx::Error| Error::Internal(format!("reading a session row: {e}"));
+    let raw_id: Vec<u8> = row.try_get(0).map_err(get_err)?;
+    let id = session_id(&raw_id)?;
+    let user: Option<String> = row.try_get(1).map_err(get_err)?;
+    let user_id = user_id(&raw_id, user)?;
+    let end_reason: Option<String> = row.try_get(10).map_err(get_err)?;
+    if let Some(text) = end_reason {
+        let reason = reason(&raw_id, &text)?;
+        let ended_at: Option<i64> = row.try_get(11).map_err(get_err)?;
+        let successor: Option<Vec<u8>> = row.try_get(12).map_err(get_err)?;
+        let grace_until: Option<i64> = row.try_get(13).map_err(get_err)?;
+        let successor = match successor {
+            Some(bytes) => Some(Successor {
+                id: session_id(&bytes)?,
+                grace_until: ts(grace_until.unwrap_or(0)),
+            }),
+            None => None,
+        };
+        return Ok(Stored::Ended(Tombstone {
+            id,
+            user_id,
+            reason,
+            ended_at: ts(ended_at.unwrap_or(0)),
+            successor,
+        }));
+    }
+    let data: String = row.try_get(2).map_err(get_err)?;
+    let data: Data = serde_json::from_str(&data)
+        .map_err(|e| corrupt(&raw_id, format!("data is not a JSON object: {e}")))?;
+    let device: Option<String> = row.try_get(9).map_err(get_err)?;
+    let device: DeviceInfo = match device {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| corrupt(&raw_id, format!("device is not valid: {e}")))?,
+        None => DeviceInfo::default(),
+    };
+    let int = |i: usize| -> Result<i64, Error> { row.try_get::<i64, _>(i).map_err(get_err) };
+    Ok(Stored::Live(SessionRecord {
+        id,
+        user_id,
+        data,
+        version: u64::try_from(int(3)?).unwrap_or(0),
+        created_at: ts(int(4)?),
+        token_issued_at: ts(int(5)?),
+        last_accessed: ts(int(6)?),
+        idle_expires_at: ts(int(7)?),
+        absolute_expires_at: ts(int(8)?),
+        device,
+    }))
+}
+
+/// The device as stored: `NULL` when empty.
+pub(crate) fn device_json(device: &DeviceInfo) -> Result<Option<String>, Error> {
+    if device.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(device)
+        .map(Some)
+        .map_err(|e| Error::Serialization(e.to_string()))
+}
+
+pub(crate) fn data_json(data: &Data) -> Result<String, Error> {
+    serde_json::to_string(data).map_err(|e| Error::Serialization(e.to_string()))
+}
