@@ -1,0 +1,37 @@
+//! `sesame serve`: session management as an HTTP service, and the `sesame`
+//! command line.
+//!
+//! The binary is thin (`main.rs` parses flags and calls into here), so the
+//! tests start the real server in-process on `127.0.0.1:0` and drive it over
+//! HTTP. See the crate README for the API, the configuration and the CLI.
+//!
+//! | module | job |
+//! | --- | --- |
+//! | [`config`] | TOML file < `SESAME_*` env < flags; every error names its setting |
+//! | [`bootstrap`] | first start without keys: admin key printed once, cookie key made |
+//! | [`stores`] | the store factory: one URL scheme, one match arm |
+//! | [`api`] | the `/v1` routes, extractors for API keys, credentials and bodies |
+//! | [`error`] | every failure to one status and stable code, in one place |
+//! | [`auth`] | API keys: hashed in the config, compared in constant time, scoped |
+//! | [`cookies`] | cookie values: the token sealed with Fernet, and their inspection |
+//! | [`metrics`] | Prometheus metrics and the event sink feeding them |
+//! | [`cleanup`] | the cleanup scheduler |
+//! | [`webhook`] | signed lifecycle events, retried, never blocking a request |
+//! | [`server`] | middleware, binding, graceful shutdown |
+//! | [`cli`] | the subcommands |
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod cleanup;
+pub mod cli;
+pub mod config;
+pub mod cookies;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod server;
+pub mod stores;
+pub mod webhook;

@@ -1,0 +1,6 @@
+//! The `sesame` binary: see `sesame --help`.
+#![forbid(unsafe_code)]
+
+fn main() -> std::process::ExitCode {
+    sesame_server::cli::main()
+}

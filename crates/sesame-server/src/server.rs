@@ -1,0 +1,224 @@
+//! Building the app and running it: the middleware stack, binding, and
+//! graceful shutdown.
+//!
+//! Middleware, outermost first: a concurrency limit (excess requests wait),
+//! then [`guard`]: the header size limit (431), the request timeout (503
+//! `timeout`), counting store errors, and one log event per request (method,
+//! route template, status, latency, error code — never headers, so never a
+//! token or an API key). The event is at debug level, or warn for 5xx; it
+//! replaces tower-http's `TraceLayer`, whose span and body wrapper per request
+//! cost ~10% of validate throughput. Body size is limited where bodies are
+//! read ([`crate::api::JsonBody`], 413).
+//!
+//! Shutdown stops accepting, lets in-flight requests finish, and gives up
+//! after `limits.shutdown_timeout`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
+use sesame::{Clock, Manager};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower::limit::ConcurrencyLimitLayer;
+
+use crate::api::{AppState, Shared};
+use crate::config::{Config, ConfigError};
+use crate::cookies::Cookies;
+use crate::error::{ApiError, ErrorCode};
+use crate::metrics::{Metrics, MetricsSink};
+use crate::stores::{self, OpenError, StoreHandle};
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting is wrong (exit code 2).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store did not open.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The engine refused the setup.
+    #[error(transparent)]
+    Engine(#[from] sesame::Error),
+    /// Binding the listen address failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A built application: its state and router.
+#[derive(Debug)]
+pub struct Built {
+    /// Shared state.
+    pub state: Shared,
+    /// The full router with middleware.
+    pub router: Router,
+    /// The store.
+    pub store: StoreHandle,
+}
+
+/// Opens the store and builds the app on `clock`.
+pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Built, StartError> {
+    let store = stores::open(&config.store_url(), true).await?;
+    let policy = config.policy.to_policy()?;
+    let max_age = policy.absolute_lifetime();
+    let manager = Manager::with_clock(Arc::clone(&store.store), policy, clock)?;
+    let metrics = Arc::new(Metrics::new(store.live_count.clone()));
+    manager.subscribe(Arc::new(MetricsSink(Arc::clone(&metrics))));
+    if let Some(hook) = &config.webhook {
+        manager.subscribe(Arc::new(crate::webhook::start(
+            hook.clone(),
+            Arc::clone(&metrics),
+        )));
+    }
+    let state = Arc::new(AppState {
+        manager,
+        keys: config.api_keys()?,
+        metrics,
+        cookies: Cookies::new(&config.cookie.keys, max_age)?,
+        limits: config.limits.clone(),
+        store_kind: store.kind,
+    });
+    let router = app(Arc::clone(&state));
+    Ok(Built {
+        state,
+        router,
+        store,
+    })
+}
+
+/// The routes with the middleware stack.
+pub fn app(state: Shared) -> Router {
+    let concurrency = state.limits.max_concurrency;
+    crate::api::routes(Arc::clone(&state))
+        .layer(middleware::from_fn_with_state(state, guard))
+        .layer(ConcurrencyLimitLayer::new(concurrency))
+}
+
+/// Header limit, timeout, store-error counting, request log.
+pub async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if header_bytes > state.limits.max_header_bytes {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "request headers are over {} bytes",
+                state.limits.max_header_bytes
+            ),
+        )
+        .into_response();
+    }
+    let response = match tokio::time::timeout(state.limits.request_timeout.0, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "the request took too long",
+        )
+        .into_response(),
+    };
+    let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
+    if matches!(code, Some("store_unavailable" | "internal")) {
+        state.metrics.store_error();
+    }
+    let status = response.status().as_u16();
+    let route = route.as_ref().map_or("-", MatchedPath::as_str);
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    if status >= 500 {
+        tracing::warn!(%method, route, status, micros, code, "request");
+    } else {
+        tracing::debug!(%method, route, status, micros, code, "request");
+    }
+    response
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its state (tests read the metrics and manager).
+    pub state: Shared,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+    cleanup: Option<JoinHandle<()>>,
+    grace: std::time::Duration,
+}
+
+impl Running {
+    /// Stops accepting, waits for in-flight requests (at most the shutdown
+    /// timeout), and stops the scheduler.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(c) = self.cleanup.take() {
+            c.abort();
+        }
+        match tokio::time::timeout(self.grace, &mut self.task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(std::io::Error::other(join)),
+            Err(_) => {
+                self.task.abort();
+                tracing::warn!("shutdown timeout: in-flight requests were cut off");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Builds the app, binds `config.listen`, and serves in the background.
+pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
+    let built = build(config, clock).await?;
+    let addr = config.listen_addr()?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let (tx, rx) = oneshot::channel::<()>();
+    let router = built.router;
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    let cleanup = crate::cleanup::start(
+        built.state.manager.clone(),
+        Arc::clone(&built.state.metrics),
+        config.cleanup.interval.0,
+    );
+    Ok(Running {
+        addr,
+        state: built.state,
+        shutdown: Some(tx),
+        task,
+        cleanup,
+        grace: config.limits.shutdown_timeout.0,
+    })
+}

@@ -1,0 +1,284 @@
+//! The store factory: a URL chooses the store.
+//!
+//! Each scheme is one match arm that hands the URL to the crate providing the
+//! store, so adding a store is one arm here and one dependency. The server
+//! and every CLI command open their store through [`open`], which is why the
+//! CLI works against the configured store directly.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use sesame::{MemoryStore, Store};
+use sesame_memcached::MemcachedStore;
+use sesame_redis::{RedisConfig, RedisStore};
+use sesame_sql::{SqlConfig, SqlStore};
+
+use crate::config::ConfigError;
+
+/// An opened store, with what the server needs to know about it.
+#[derive(Clone)]
+pub struct StoreHandle {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The URL scheme it was opened with (for logs and metrics).
+    pub kind: &'static str,
+    /// Counts live sessions, when the store can do so cheaply.
+    pub live_count: Option<Arc<dyn Fn() -> i64 + Send + Sync>>,
+}
+
+impl std::fmt::Debug for StoreHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreHandle")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The schemes this build knows.
+pub const SCHEMES: &[&str] = &[
+    "sqlite",
+    "memory",
+    "postgres",
+    "postgresql",
+    "mysql",
+    "mariadb",
+    "redis",
+    "rediss",
+    "redis+cluster",
+    "rediss+cluster",
+    "memcached",
+    "memcache",
+];
+
+/// The default store URL for a data folder: the embedded SQLite file.
+pub fn default_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("sesame.db").display())
+}
+
+/// The SQLite URL sqlx needs: `mode=rwc` creates the file, `mode=rw` wants
+/// it to exist. A URL that already names a mode is left alone.
+fn sqlite_url(url: &str, create: bool) -> Result<String, OpenError> {
+    if url.contains("mode=") {
+        return Ok(url.to_owned());
+    }
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    if !create && !path.contains(":memory:") && !Path::new(path).exists() {
+        return Err(OpenError::Missing(format!(
+            "no database at {path}: run `sesame migrate` or `sesame serve` first"
+        )));
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let mode = if create { "rwc" } else { "rw" };
+    Ok(format!("{url}{sep}mode={mode}"))
+}
+
+fn scheme(url: &str) -> Result<&str, ConfigError> {
+    url.split_once("://").map(|(s, _)| s).ok_or_else(|| {
+        ConfigError::new(
+            "store",
+            format!(
+                "{url:?} is not a URL like memory:// (schemes: {})",
+                SCHEMES.join(", ")
+            ),
+        )
+    })
+}
+
+/// Checks that the URL names a store this build has.
+pub fn check_url(url: &str) -> Result<(), ConfigError> {
+    let s = scheme(url)?;
+    if SCHEMES.contains(&s) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "store",
+            format!(
+                "unknown store scheme {s:?}; this build has: {}",
+                SCHEMES.join(", ")
+            ),
+        ))
+    }
+}
+
+/// An error opening a store.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store did not open.
+    #[error("cannot open the store: {0}")]
+    Store(#[from] sesame::Error),
+    /// The database does not exist yet.
+    #[error("{0}")]
+    Missing(String),
+}
+
+/// Opens the store at `url`. With `create`, makes what the store needs (the
+/// SQLite file, the schema); without, the database must exist (CLI commands
+/// never create an empty database by accident).
+pub async fn open(url: &str, create: bool) -> Result<StoreHandle, OpenError> {
+    let sql_config = SqlConfig::default().with_migrate(create);
+    match scheme(url)? {
+        "memory" => {
+            let store = Arc::new(MemoryStore::new());
+            let counted = Arc::clone(&store);
+            Ok(StoreHandle {
+                store,
+                kind: "memory",
+                live_count: Some(Arc::new(move || {
+                    i64::try_from(counted.live_sessions()).unwrap_or(i64::MAX)
+                })),
+            })
+        }
+        "sqlite" => {
+            let url = sqlite_url(url, create)?;
+            if create {
+                create_parent(&url)?;
+            }
+            let store = SqlStore::connect_with(&url, sql_config).await?;
+            Ok(sql_handle(store, "sqlite"))
+        }
+        "postgres" | "postgresql" => Ok(sql_handle(
+            SqlStore::connect_with(url, sql_config).await?,
+            "postgres",
+        )),
+        "mysql" | "mariadb" => Ok(sql_handle(
+            SqlStore::connect_with(url, sql_config).await?,
+            "mysql",
+        )),
+        "redis" | "rediss" | "redis+cluster" | "rediss+cluster" => {
+            let (url, prefix) = take_param(url, "prefix");
+            let mut config = RedisConfig::new(url);
+            if let Some(prefix) = prefix {
+                config = config.with_prefix(prefix);
+            }
+            let store = RedisStore::connect_with(config).await?;
+            let kind = if store.is_cluster() {
+                "redis+cluster"
+            } else {
+                "redis"
+            };
+            Ok(StoreHandle {
+                store: Arc::new(store),
+                kind,
+                live_count: None,
+            })
+        }
+        "memcached" | "memcache" => Ok(StoreHandle {
+            store: Arc::new(MemcachedStore::connect(url).await?),
+            kind: "memcached",
+            live_count: None,
+        }),
+        _ => {
+            check_url(url)?;
+            Err(ConfigError::new("store", "this scheme has no store in this build").into())
+        }
+    }
+}
+
+/// Removes `name=value` from the URL's query; returns the URL and the value.
+/// (`redis://host?prefix=app1:` puts every key under `app1:`, so several
+/// deployments can share one Redis.)
+fn take_param(url: &str, name: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut value = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|kv| match kv.split_once('=') {
+            Some((k, v)) if k == name => {
+                value = Some(v.to_owned());
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    (url, value)
+}
+
+fn sql_handle(store: SqlStore, kind: &'static str) -> StoreHandle {
+    StoreHandle {
+        store: Arc::new(store),
+        kind,
+        live_count: None,
+    }
+}
+
+fn create_parent(url: &str) -> Result<(), OpenError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = Path::new(path.split('?').next().unwrap_or(path));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| OpenError::Missing(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    Ok(())
+}
+
+/// Applies the store's schema migrations; a message saying what was done.
+pub async fn migrate(url: &str) -> Result<String, OpenError> {
+    match scheme(url)? {
+        s @ ("sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb") => {
+            let url = if s == "sqlite" {
+                let u = sqlite_url(url, true)?;
+                create_parent(&u)?;
+                u
+            } else {
+                url.to_owned()
+            };
+            let store =
+                SqlStore::connect_with(&url, SqlConfig::default().with_migrate(false)).await?;
+            let ran = store.migrate().await?;
+            Ok(format!(
+                "{s}: {ran} migration(s) applied; the schema is current"
+            ))
+        }
+        _ => {
+            let handle = open(url, true).await?;
+            Ok(format!("{}: nothing to migrate", handle.kind))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            take_param("redis://h:1?prefix=a:&db=2", "prefix"),
+            ("redis://h:1?db=2".to_owned(), Some("a:".to_owned()))
+        );
+        assert_eq!(
+            take_param("redis://h:1", "prefix"),
+            ("redis://h:1".to_owned(), None)
+        );
+        assert_eq!(
+            default_url(Path::new("./data")),
+            "sqlite://./data/sesame.db"
+        );
+        assert!(check_url("redis+cluster://a:1,b:2").is_ok());
+        assert_eq!(check_url("ftp://x").unwrap_err().setting, "store");
+        assert_eq!(check_url("nothing").unwrap_err().setting, "store");
+        assert!(matches!(
+            sqlite_url("sqlite:///nonexistent/dir/x.db", false),
+            Err(OpenError::Missing(_))
+        ));
+        assert_eq!(
+            sqlite_url("sqlite://x.db?cache=shared", true).unwrap(),
+            "sqlite://x.db?cache=shared&mode=rwc"
+        );
+    }
+}

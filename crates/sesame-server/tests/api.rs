@@ -1,0 +1,942 @@
+//! End-to-end tests of the HTTP API over real HTTP: every endpoint, every
+//! error code the API can produce without breaking a store, and the scopes.
+//! Every response is checked against the OpenAPI document.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+async fn server() -> TestServer {
+    TestServer::start(test_config()).await
+}
+
+#[tokio::test]
+async fn create_then_validate_by_token_and_by_cookie() {
+    let s = server().await;
+    let (token, cookie, id) = s.create(Some("alice")).await;
+    assert_eq!(token.len(), 43);
+    let (status, body) = s.validate(&token).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["session"]["id"], id);
+    assert_eq!(body["session"]["user"], "alice");
+    assert_eq!(body["session"]["data"]["n"], 0);
+    assert_eq!(body["renewed"], Value::Null);
+    let (status, body) = s
+        .call(
+            "POST",
+            "/v1/session/validate",
+            Some(VALIDATE_KEY),
+            &[("sesame-cookie", &cookie)],
+            Some(json!({"device": {"user_agent": UA}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["session"]["id"], id);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn api_keys_and_scopes() {
+    let s = server().await;
+    let (token, _, id) = s.create(Some("bob")).await;
+    let body = Some(json!({}));
+    // No key, wrong key, malformed header.
+    let (st, b) = s
+        .call("POST", "/v1/sessions", None, &[], body.clone())
+        .await;
+    assert_eq!((st, b["code"].as_str()), (401, Some("missing_api_key")));
+    let (st, b) = s
+        .call("POST", "/v1/sessions", Some("sk_nope"), &[], body.clone())
+        .await;
+    assert_eq!((st, b["code"].as_str()), (401, Some("invalid_api_key")));
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/sessions",
+            None,
+            &[("authorization", "Basic abc")],
+            body.clone(),
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (401, Some("missing_api_key")));
+    // A validate-only key cannot create, read or administer.
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/sessions",
+            Some(VALIDATE_KEY),
+            &[],
+            body.clone(),
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (403, Some("forbidden")));
+    let (st, _) = s
+        .call(
+            "GET",
+            "/v1/session",
+            Some(VALIDATE_KEY),
+            &[("sesame-token", &token)],
+            None,
+        )
+        .await;
+    assert_eq!(st, 403);
+    // A sessions key cannot administer.
+    for (method, path) in [
+        ("GET", "/v1/users/bob/sessions".to_owned()),
+        ("POST", "/v1/users/bob/revoke".to_owned()),
+        ("GET", format!("/v1/sessions/{id}")),
+        ("POST", format!("/v1/sessions/{id}/revoke")),
+        ("POST", "/v1/cleanup".to_owned()),
+        ("GET", "/v1/session/inspect".to_owned()),
+    ] {
+        let (st, b) = s
+            .call(
+                method,
+                &path,
+                Some(SESSIONS_KEY),
+                &[("sesame-token", &token)],
+                None,
+            )
+            .await;
+        assert_eq!((st, b["code"].as_str()), (403, Some("forbidden")), "{path}");
+    }
+    let (st, _) = s
+        .call(
+            "POST",
+            "/v1/cookies/decode",
+            Some(SESSIONS_KEY),
+            &[],
+            Some(json!({"cookie": "x"})),
+        )
+        .await;
+    assert_eq!(st, 403);
+    // The API key is checked before the body is read.
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/sessions",
+            None,
+            &[("content-type", "text/plain")],
+            None,
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (401, Some("missing_api_key")));
+    // Admin implies every scope.
+    let (st, _) = s
+        .call("POST", "/v1/sessions", Some(ADMIN_KEY), &[], body)
+        .await;
+    assert_eq!(st, 201);
+    let (st, _) = s
+        .call(
+            "POST",
+            "/v1/session/validate",
+            Some(ADMIN_KEY),
+            &[("sesame-token", &token)],
+            Some(json!({"device": {"user_agent": UA}})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn validate_reports_why_a_session_is_refused() {
+    let s = server().await;
+    let check = |status: u16, body: &Value, code: &str, reason: Option<&str>| {
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["code"], code, "{body}");
+        assert_eq!(body["reason"].as_str(), reason, "{body}");
+    };
+    // No credential, a malformed token, an unknown token, a forged cookie.
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/session/validate",
+            Some(VALIDATE_KEY),
+            &[],
+            None,
+        )
+        .await;
+    check(st, &b, "invalid", None);
+    let (st, b) = s.validate("not-a-token").await;
+    check(st, &b, "invalid", None);
+    let (st, b) = s.validate(&"A".repeat(43)).await;
+    check(st, &b, "invalid", None);
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/session/validate",
+            Some(VALIDATE_KEY),
+            &[("sesame-cookie", "gAAAAAforged")],
+            None,
+        )
+        .await;
+    check(st, &b, "invalid", None);
+    // Both credentials at once.
+    let (token, cookie, _) = s.create(None).await;
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/session/validate",
+            Some(VALIDATE_KEY),
+            &[("sesame-token", &token), ("sesame-cookie", &cookie)],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, b["code"].as_str()),
+        (400, Some("ambiguous_credential"))
+    );
+    // Logged out.
+    let (st, b) = s
+        .call(
+            "DELETE",
+            "/v1/session",
+            Some(SESSIONS_KEY),
+            &[("sesame-token", &token)],
+            None,
+        )
+        .await;
+    assert_eq!((st, b["ended"].as_bool()), (200, Some(true)));
+    let (st, b) = s.validate(&token).await;
+    check(st, &b, "logged_out", Some("logged_out"));
+    let (st, b) = s
+        .call(
+            "DELETE",
+            "/v1/session",
+            Some(SESSIONS_KEY),
+            &[("sesame-token", &token)],
+            None,
+        )
+        .await;
+    assert_eq!((st, b["ended"].as_bool()), (200, Some(false)));
+    // Device mismatch ends the session.
+    let (token, _, _) = s.create(Some("carol")).await;
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/session/validate",
+            Some(VALIDATE_KEY),
+            &[("sesame-token", &token)],
+            Some(json!({"device": {"user_agent": "curl/8"}})),
+        )
+        .await;
+    check(st, &b, "device_mismatch", Some("device_mismatch"));
+    let (st, b) = s.validate(&token).await;
+    check(st, &b, "device_mismatch", Some("device_mismatch"));
+    // Idle and absolute expiry (the clock moves, nothing sleeps).
+    let (idle, _, _) = s.create(None).await;
+    s.clock.advance(Duration::from_secs(31 * 60));
+    let (st, b) = s.validate(&idle).await;
+    check(st, &b, "expired", Some("expired_idle"));
+    let (abs, _, _) = s.create(None).await;
+    for _ in 0..24 {
+        s.clock.advance(Duration::from_secs(29 * 60));
+        assert_eq!(s.validate(&abs).await.0, 200);
+    }
+    s.clock.advance(Duration::from_secs(25 * 60));
+    let (st, b) = s.validate(&abs).await;
+    check(st, &b, "expired", Some("expired_absolute"));
+    // An authentic cookie older than the absolute lifetime.
+    let (_, old_cookie, _) = s.create(None).await;
+    s.clock.advance(Duration::from_secs(13 * 3600));
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/session/validate",
+            Some(VALIDATE_KEY),
+            &[("sesame-cookie", &old_cookie)],
+            None,
+        )
+        .await;
+    check(st, &b, "expired", Some("cookie_expired"));
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn eviction_and_revocation_are_reported() {
+    let s = server().await;
+    let (first, _, first_id) = s.create(Some("dave")).await;
+    for _ in 0..4 {
+        s.clock.advance(Duration::from_secs(1));
+        s.create(Some("dave")).await;
+    }
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/sessions",
+            Some(SESSIONS_KEY),
+            &[],
+            Some(json!({"user": "dave"})),
+        )
+        .await;
+    assert_eq!(st, 201);
+    assert_eq!(b["evicted"], json!([first_id]));
+    let (st, b) = s.validate(&first).await;
+    assert_eq!((st, b["code"].as_str()), (401, Some("evicted")));
+
+    let (st, b) = s
+        .call("GET", "/v1/users/dave/sessions", Some(ADMIN_KEY), &[], None)
+        .await;
+    assert_eq!(st, 200);
+    let sessions = b["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 5);
+    let keep = sessions[0]["id"].as_str().unwrap().to_owned();
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/users/dave/revoke",
+            Some(ADMIN_KEY),
+            &[],
+            Some(json!({"except_id": keep})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(b["revoked"].as_array().unwrap().len(), 4);
+    let (_, b) = s
+        .call("GET", "/v1/users/dave/sessions", Some(ADMIN_KEY), &[], None)
+        .await;
+    assert_eq!(b["sessions"].as_array().unwrap().len(), 1);
+    // All but the caller's own session, by token.
+    let (mine, _, _) = s.create(Some("dave")).await;
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/users/dave/revoke",
+            Some(ADMIN_KEY),
+            &[],
+            Some(json!({"except_token": mine})),
+        )
+        .await;
+    assert_eq!((st, b["revoked"].as_array().unwrap().len()), (200, 1));
+    assert_eq!(s.validate(&mine).await.0, 200);
+    // Everything.
+    let (st, b) = s
+        .call("POST", "/v1/users/dave/revoke", Some(ADMIN_KEY), &[], None)
+        .await;
+    assert_eq!((st, b["revoked"].as_array().unwrap().len()), (200, 1));
+    let (st, b) = s.validate(&mine).await;
+    assert_eq!(
+        (st, b["code"].as_str(), b["reason"].as_str()),
+        (401, Some("revoked"), Some("revoked"))
+    );
+    // Bad requests.
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/users/dave/revoke",
+            Some(ADMIN_KEY),
+            &[],
+            Some(json!({"except_id": "zz"})),
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (400, Some("invalid_session_id")));
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/users/dave/revoke",
+            Some(ADMIN_KEY),
+            &[],
+            Some(json!({"except_id": keep, "except_token": mine})),
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (400, Some("invalid_request")));
+    let long = "u".repeat(300);
+    let (st, b) = s
+        .call(
+            "GET",
+            &format!("/v1/users/{long}/sessions"),
+            Some(ADMIN_KEY),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (400, Some("invalid_user_id")));
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn data_get_patch_increment_and_their_errors() {
+    let s = server().await;
+    let (token, _, _) = s.create(Some("erin")).await;
+    let h = [("sesame-token", token.as_str())];
+    let (st, b) = s
+        .call("GET", "/v1/session", Some(SESSIONS_KEY), &h, None)
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(b["version"], 1);
+    let (st, b) = s
+        .call(
+            "PATCH",
+            "/v1/session",
+            Some(SESSIONS_KEY),
+            &h,
+            Some(json!({"set": {"theme": "dark", "cart": [1, 2]}, "remove": ["n"], "expected_version": 1})),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["version"], 2);
+    assert_eq!(b["data"], json!({"theme": "dark", "cart": [1, 2]}));
+    // A stale version.
+    let (st, b) = s
+        .call(
+            "PATCH",
+            "/v1/session",
+            Some(SESSIONS_KEY),
+            &h,
+            Some(json!({"set": {"theme": "light"}, "expected_version": 1})),
+        )
+        .await;
+    assert_eq!(
+        (st, b["code"].as_str(), b["current_version"].as_u64()),
+        (409, Some("conflict"), Some(2))
+    );
+    // Atomic increment.
+    for expected in [1, 2, 7] {
+        let by = if expected == 7 { 5 } else { 1 };
+        let (st, b) = s
+            .call(
+                "POST",
+                "/v1/session/increment",
+                Some(SESSIONS_KEY),
+                &h,
+                Some(json!({"key": "visits", "by": by})),
+            )
+            .await;
+        assert_eq!((st, b["value"].as_i64()), (200, Some(expected)));
+    }
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/session/increment",
+            Some(SESSIONS_KEY),
+            &h,
+            Some(json!({"key": "theme"})),
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (422, Some("not_an_integer")));
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/session/increment",
+            Some(SESSIONS_KEY),
+            &h,
+            Some(json!({"key": ""})),
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (400, Some("invalid_key")));
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/session/increment",
+            Some(SESSIONS_KEY),
+            &h,
+            None,
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (400, Some("invalid_json")));
+    // Over the policy's data size, and over the body limit.
+    let (st, b) = s
+        .call(
+            "PATCH",
+            "/v1/session",
+            Some(SESSIONS_KEY),
+            &h,
+            Some(json!({"set": {"big": "x".repeat(70_000)}})),
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (413, Some("data_too_large")));
+    let (st, b) = s
+        .call(
+            "PATCH",
+            "/v1/session",
+            Some(SESSIONS_KEY),
+            &h,
+            Some(json!({"set": {"big": "x".repeat(300_000)}})),
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (413, Some("payload_too_large")));
+    // Malformed bodies.
+    let (st, b) = s
+        .call(
+            "PATCH",
+            "/v1/session",
+            Some(SESSIONS_KEY),
+            &h,
+            Some(json!({"sett": {}})),
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (400, Some("invalid_json")));
+    let resp = s
+        .http
+        .patch(format!("{}/v1/session", s.base))
+        .bearer_auth(SESSIONS_KEY)
+        .header("sesame-token", &token)
+        .header("content-type", "text/plain")
+        .body("set=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 415);
+    let b: Value = resp.json().await.unwrap();
+    assert_eq!(b["code"], "unsupported_media_type");
+    let resp = s
+        .http
+        .patch(format!("{}/v1/session", s.base))
+        .bearer_auth(SESSIONS_KEY)
+        .header("sesame-token", &token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    // Creating with a bad user id.
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/sessions",
+            Some(SESSIONS_KEY),
+            &[],
+            Some(json!({"user": ""})),
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (400, Some("invalid_user_id")));
+    // Reading an ended session.
+    s.call("DELETE", "/v1/session", Some(SESSIONS_KEY), &h, None)
+        .await;
+    let (st, b) = s
+        .call("GET", "/v1/session", Some(SESSIONS_KEY), &h, None)
+        .await;
+    assert_eq!((st, b["code"].as_str()), (401, Some("logged_out")));
+    let (st, b) = s
+        .call(
+            "PATCH",
+            "/v1/session",
+            Some(SESSIONS_KEY),
+            &h,
+            Some(json!({"set": {"a": 1}})),
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (401, Some("logged_out")));
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn rotate_and_login() {
+    let s = server().await;
+    let (anon, _, anon_id) = s.create(None).await;
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/session/rotate",
+            Some(SESSIONS_KEY),
+            &[("sesame-token", &anon)],
+            Some(json!({"user": "frank"})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let logged_in = b["token"].as_str().unwrap().to_owned();
+    assert_ne!(b["session"]["id"], anon_id);
+    assert_eq!(b["session"]["user"], "frank");
+    assert!(b["cookie"].is_string());
+    let (st, b) = s.validate(&anon).await;
+    assert_eq!((st, b["code"].as_str()), (401, Some("rotated")));
+    let (st, b) = s.validate(&logged_in).await;
+    assert_eq!((st, b["session"]["user"].as_str()), (200, Some("frank")));
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/session/rotate",
+            Some(SESSIONS_KEY),
+            &[("sesame-token", &logged_in)],
+            None,
+        )
+        .await;
+    assert_eq!((st, b["session"]["user"].as_str()), (200, Some("frank")));
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn renewal_hands_out_a_new_token_and_cookie() {
+    let mut config = test_config();
+    config.policy.renewal_interval = sesame_server::config::Dur(Duration::from_secs(600));
+    let s = TestServer::start(config).await;
+    let (token, _, _) = s.create(None).await;
+    s.clock.advance(Duration::from_secs(601));
+    let (st, b) = s.validate(&token).await;
+    assert_eq!(st, 200);
+    let renewed = b["renewed"]["token"].as_str().unwrap();
+    assert!(b["renewed"]["cookie"].is_string());
+    assert_eq!(s.validate(renewed).await.0, 200);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn inspect_decode_and_cleanup() {
+    let s = server().await;
+    let (token, cookie, id) = s.create(Some("gina")).await;
+    let (st, b) = s
+        .call(
+            "GET",
+            "/v1/session/inspect",
+            Some(ADMIN_KEY),
+            &[("sesame-token", &token)],
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        (b["exists"].as_bool(), b["live"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(b["idle_seconds_left"], 1800);
+    assert_eq!(b["user"], "gina");
+    let (st, b) = s
+        .call(
+            "GET",
+            &format!("/v1/sessions/{id}"),
+            Some(ADMIN_KEY),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!((st, b["data"]["n"].as_i64()), (200, Some(0)));
+    let (st, b) = s
+        .call("GET", "/v1/sessions/nothex", Some(ADMIN_KEY), &[], None)
+        .await;
+    assert_eq!((st, b["code"].as_str()), (400, Some("invalid_session_id")));
+    let unknown = "0".repeat(64);
+    let (st, b) = s
+        .call(
+            "GET",
+            &format!("/v1/sessions/{unknown}"),
+            Some(ADMIN_KEY),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!((st, b["exists"].as_bool()), (200, Some(false)));
+    // Cookie decoding never shows the token.
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/cookies/decode",
+            Some(ADMIN_KEY),
+            &[],
+            Some(json!({"cookie": cookie})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        (b["valid"].as_bool(), b["session_id"].as_str()),
+        (Some(true), Some(id.as_str()))
+    );
+    assert!(!b.to_string().contains(&token));
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/cookies/decode",
+            Some(ADMIN_KEY),
+            &[],
+            Some(json!({"cookie": "zzz"})),
+        )
+        .await;
+    assert_eq!(
+        (st, b["valid"].as_bool(), b["reason"].as_str()),
+        (200, Some(false), Some("malformed"))
+    );
+    let (st, _) = s
+        .call(
+            "POST",
+            "/v1/cookies/decode",
+            Some(ADMIN_KEY),
+            &[],
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(st, 400);
+    // Revoke by id, then inspect shows the reason.
+    let (st, b) = s
+        .call(
+            "POST",
+            &format!("/v1/sessions/{id}/revoke"),
+            Some(ADMIN_KEY),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!((st, b["ended"].as_bool()), (200, Some(true)));
+    let (_, b) = s
+        .call(
+            "GET",
+            &format!("/v1/sessions/{id}"),
+            Some(ADMIN_KEY),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (b["live"].as_bool(), b["end_reason"].as_str()),
+        (Some(false), Some("revoked"))
+    );
+    // Cleanup ends what expired.
+    s.create(None).await;
+    s.create(None).await;
+    s.clock.advance(Duration::from_secs(3600));
+    let (st, b) = s
+        .call("POST", "/v1/cleanup", Some(ADMIN_KEY), &[], None)
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(b["expired"], 2);
+    let (_, metrics) = s.call("GET", "/metrics", None, &[], None).await;
+    let metrics = metrics.as_str().unwrap();
+    assert!(metrics.contains("sesame_cleanup_runs_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("sesame_sessions_ended_total{reason=\"expired_idle\"} 2"),
+        "{metrics}"
+    );
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn operations_endpoints_and_generic_errors() {
+    let s = server().await;
+    let (st, b) = s.call("GET", "/healthz", None, &[], None).await;
+    assert_eq!((st, b["status"].as_str()), (200, Some("ok")));
+    let (st, b) = s.call("GET", "/readyz", None, &[], None).await;
+    assert_eq!((st, b["store"].as_str()), (200, Some("memory")));
+    let (st, doc) = s.call("GET", "/openapi.json", None, &[], None).await;
+    assert_eq!((st, &doc), (200, &s.doc));
+    let (token, _, _) = s.create(Some("hank")).await;
+    s.validate(&token).await;
+    s.validate("bad").await;
+    let (st, m) = s.call("GET", "/metrics", None, &[], None).await;
+    assert_eq!(st, 200);
+    let m = m.as_str().unwrap();
+    for name in [
+        "sesame_sessions_active 1",
+        "sesame_sessions_created_total 1",
+        "sesame_validate_duration_seconds_count{outcome=\"ok\"} 1",
+        "sesame_validate_duration_seconds_count{outcome=\"invalid\"} 1",
+        "sesame_store_errors_total 0",
+        "sesame_cleanup_scanned_total",
+        "sesame_cleanup_deleted_total",
+        "sesame_cleanup_duration_seconds",
+    ] {
+        assert!(m.contains(name), "metrics lack {name}:\n{m}");
+    }
+    let (st, b) = s.call("GET", "/nowhere", None, &[], None).await;
+    assert_eq!((st, b["code"].as_str()), (404, Some("not_found")));
+    let (st, b) = s
+        .call("PUT", "/v1/sessions", Some(ADMIN_KEY), &[], None)
+        .await;
+    assert_eq!((st, b["code"].as_str()), (405, Some("method_not_allowed")));
+    let big = "x".repeat(20_000);
+    let (st, b) = s
+        .call("GET", "/healthz", None, &[("x-padding", &big)], None)
+        .await;
+    assert_eq!((st, b["code"].as_str()), (431, Some("headers_too_large")));
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn reject_new_answers_limit_reached() {
+    let mut config = test_config();
+    config.policy.max_sessions_per_user = 1;
+    config.policy.on_limit = "reject_new".into();
+    let s = TestServer::start(config).await;
+    s.create(Some("ivy")).await;
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/sessions",
+            Some(SESSIONS_KEY),
+            &[],
+            Some(json!({"user": "ivy"})),
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (409, Some("limit_reached")));
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_document_lists_exactly_the_routes() {
+    let doc: Value = serde_json::from_str(sesame_server::openapi::DOCUMENT).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    let mut documented = Vec::new();
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            documented.push((method.clone(), path.clone()));
+        }
+    }
+    let mut routes: Vec<(String, String)> = sesame_server::api::ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    documented.sort();
+    routes.sort();
+    assert_eq!(documented, routes);
+    // Every route answers something other than 404 / 405.
+    let s = server().await;
+    for (method, path) in sesame_server::api::ROUTES {
+        let path = path.replace("{id}", &"0".repeat(64)).replace("{user}", "u");
+        let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let st = s
+            .http
+            .request(m, format!("{}{path}", s.base))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(st != 404 && st != 405, "{method} {path}: {st}");
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish_then_refuses() {
+    let s = server().await;
+    let base = s.base.clone();
+    let http = s.http.clone();
+    let (token, _, _) = s.create(None).await;
+    // Many requests in flight while shutdown starts: each gets a full answer.
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            http.post(format!("{base}/v1/session/validate"))
+                .bearer_auth(VALIDATE_KEY)
+                .header("sesame-token", token)
+                .json(&json!({"device": {"user_agent": UA}}))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }));
+    }
+    tokio::task::yield_now().await;
+    s.shutdown().await;
+    for t in tasks {
+        // A request either completed normally or was never accepted.
+        if let Ok(status) = t.await.unwrap() {
+            assert_eq!(status, 200);
+        }
+    }
+    assert!(
+        reqwest::Client::new()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_slow_request_times_out_with_a_json_503() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+    let mut config = test_config();
+    config.limits.request_timeout = sesame_server::config::Dur(Duration::from_millis(50));
+    let built = sesame_server::server::build(&config, std::sync::Arc::new(sesame::SystemClock))
+        .await
+        .unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/slow",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            built.state.clone(),
+            sesame_server::server::guard,
+        ));
+    let started = std::time::Instant::now();
+    let resp = app
+        .oneshot(Request::get("/slow").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let body = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], "timeout");
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn a_dead_store_is_a_503_with_retry_after_and_readyz_says_so() {
+    // A Redis of our own, so that killing it breaks no one else's tests.
+    let port = free_port();
+    let spawned = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn();
+    let mut redis = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            assert!(
+                std::env::var("SESAME_REQUIRE_SERVICES").as_deref() != Ok("1"),
+                "redis-server is needed: {e}"
+            );
+            eprintln!("SKIPPED: redis-server is not installed ({e})");
+            return;
+        }
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut config = test_config();
+    config.store = Some(format!("redis://127.0.0.1:{port}"));
+    let s = TestServer::start(config).await;
+    let (token, _, _) = s.create(Some("kim")).await;
+    assert_eq!(s.validate(&token).await.0, 200);
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    let resp = s
+        .http
+        .post(format!("{}/v1/session/validate", s.base))
+        .bearer_auth(VALIDATE_KEY)
+        .header("sesame-token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let (st, b) = s.validate(&token).await;
+    assert_eq!((st, b["code"].as_str()), (503, Some("store_unavailable")));
+    assert!(!b.to_string().contains("refused"), "no internals: {b}");
+    let (st, b) = s.call("GET", "/readyz", None, &[], None).await;
+    assert_eq!((st, b["code"].as_str()), (503, Some("store_unavailable")));
+    let (st, _) = s.call("GET", "/healthz", None, &[], None).await;
+    assert_eq!(st, 200);
+    let (_, m) = s.call("GET", "/metrics", None, &[], None).await;
+    assert!(!m.as_str().unwrap().contains("sesame_store_errors_total 0"));
+    s.shutdown().await;
+}
