@@ -129,10 +129,10 @@ impl TestServer {
             panic!("{method} {template}: status {status} is not documented; body {body}")
         });
         let content = &resp["content"];
-        if let Some(schema) = content.get("application/json").map(|c| &c["schema"]) {
-            if let Err(e) = validate(&self.doc, schema, body, "$") {
-                panic!("{method} {template} {status}: {e}\nbody: {body}");
-            }
+        if let Some(schema) = content.get("application/json").map(|c| &c["schema"])
+            && let Err(e) = validate(&self.doc, schema, body, "$")
+        {
+            panic!("{method} {template} {status}: {e}\nbody: {body}");
         }
     }
 
@@ -230,15 +230,15 @@ pub fn validate(doc: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), 
         }
         _ => {}
     }
-    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
-        if !e.contains(v) {
-            return Err(format!("{at}: {v} not in enum"));
-        }
+    if let Some(e) = schema.get("enum").and_then(Value::as_array)
+        && !e.contains(v)
+    {
+        return Err(format!("{at}: {v} not in enum"));
     }
-    if let (Some(min), Some(n)) = (schema.get("minimum").and_then(Value::as_i64), v.as_i64()) {
-        if n < min {
-            return Err(format!("{at}: {n} < {min}"));
-        }
+    if let (Some(min), Some(n)) = (schema.get("minimum").and_then(Value::as_i64), v.as_i64())
+        && n < min
+    {
+        return Err(format!("{at}: {n} < {min}"));
     }
     if let Some(obj) = v.as_object() {
         let props = schema.get("properties").and_then(Value::as_object);

@@ -82,7 +82,10 @@ pub(crate) fn decode(token: &str) -> Result<Vec<u8>, Failure> {
     let raw = B64_LENIENT
         .decode(token.as_bytes())
         .map_err(|_| Failure::Malformed)?;
-    if raw.len() < MIN_LEN || raw[0] != VERSION || (raw.len() - HEADER_LEN - MAC_LEN) % BLOCK != 0 {
+    if raw.len() < MIN_LEN
+        || raw[0] != VERSION
+        || !(raw.len() - HEADER_LEN - MAC_LEN).is_multiple_of(BLOCK)
+    {
         return Err(Failure::Malformed);
     }
     Ok(raw)
@@ -118,10 +121,10 @@ pub(crate) fn check_time(timestamp: u64, ttl_secs: Option<u64>, now: u64) -> Res
     if timestamp > now.saturating_add(MAX_CLOCK_SKEW_SECS) {
         return Err(Failure::FromTheFuture);
     }
-    if let Some(ttl) = ttl_secs {
-        if timestamp.saturating_add(ttl) < now {
-            return Err(Failure::Expired);
-        }
+    if let Some(ttl) = ttl_secs
+        && timestamp.saturating_add(ttl) < now
+    {
+        return Err(Failure::Expired);
     }
     Ok(())
 }

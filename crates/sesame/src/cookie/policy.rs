@@ -215,10 +215,10 @@ impl CookiePolicy {
         if !valid_path(&self.path) {
             return Err(PolicyError::InvalidPath.into());
         }
-        if let Some(domain) = &self.domain {
-            if !valid_domain(domain) {
-                return Err(PolicyError::InvalidDomain.into());
-            }
+        if let Some(domain) = &self.domain
+            && !valid_domain(domain)
+        {
+            return Err(PolicyError::InvalidDomain.into());
         }
         // Prefixes are matched case-insensitively by current browsers (RFC 6265bis).
         let lower = self.name.to_ascii_lowercase();
@@ -375,10 +375,10 @@ fn is_loopback_host(host: &str) -> bool {
         Some((name, port)) => (name, Some(port)),
         None => (host, None),
     };
-    if let Some(port) = port {
-        if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
-            return false;
-        }
+    if let Some(port) = port
+        && (port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return false;
     }
     name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1"
 }

@@ -276,12 +276,11 @@ impl StatelessSessions {
         now: u64,
     ) -> Result<StatelessSession, CookieError> {
         let session = self.open(value, now)?;
-        if let Some(user_id) = session.user_id() {
-            if let Some(not_before) = store.not_before(user_id).await? {
-                if session.issued_at < not_before {
-                    return Err(CookieError::Revoked);
-                }
-            }
+        if let Some(user_id) = session.user_id()
+            && let Some(not_before) = store.not_before(user_id).await?
+            && session.issued_at < not_before
+        {
+            return Err(CookieError::Revoked);
         }
         Ok(session)
     }
