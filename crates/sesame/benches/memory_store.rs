@@ -92,7 +92,16 @@ fn cleanup(c: &mut Criterion) {
     for live in [0usize, 1_000_000] {
         let clock = ManualClock::starting_now();
         let store = Arc::new(MemoryStore::new());
-        let m = manager(store.clone(), &clock);
+        // The live sessions outlast every iteration's clock moves.
+        let month = Duration::from_secs(30 * 24 * 3600);
+        let m = Manager::with_clock(
+            store.clone(),
+            Policy::default()
+                .with_idle_timeout(month)
+                .with_absolute_lifetime(month),
+            Arc::new(clock.clone()),
+        )
+        .unwrap();
         rt.block_on(async {
             for _ in 0..live {
                 m.create(None, Default::default(), DeviceInfo::default())
