@@ -51,6 +51,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The store's scheme, for `/readyz`.
     pub store_kind: &'static str,
+    /// Per-address counts of invalid session credentials.
+    pub probes: crate::probing::ProbeGuard,
 }
 
 impl std::fmt::Debug for AppState {

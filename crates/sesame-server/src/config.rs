@@ -146,6 +146,32 @@ impl Default for Limits {
     }
 }
 
+/// Detecting session-token guessing (see [`crate::probing`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardConfig {
+    /// Invalid session credentials one client address may present within
+    /// `window`; one more blocks it. `0` turns the guard off.
+    pub max_invalid: u32,
+    /// The counting window.
+    pub window: Dur,
+    /// How long a blocked address is answered 429.
+    pub block: Dur,
+    /// Most client addresses tracked at once (bounds memory).
+    pub max_tracked: usize,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        Self {
+            max_invalid: 100,
+            window: Dur(Duration::from_secs(60)),
+            block: Dur(Duration::from_secs(300)),
+            max_tracked: 10_000,
+        }
+    }
+}
+
 /// The cleanup scheduler.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -395,6 +421,8 @@ pub struct Config {
     pub limits: Limits,
     /// The cleanup scheduler.
     pub cleanup: CleanupConfig,
+    /// Detecting session-token guessing.
+    pub guard: GuardConfig,
     /// Session policy.
     pub policy: PolicyConfig,
     /// Cookie keys.
@@ -414,6 +442,7 @@ impl Default for Config {
             log: LogConfig::default(),
             limits: Limits::default(),
             cleanup: CleanupConfig::default(),
+            guard: GuardConfig::default(),
             policy: PolicyConfig::default(),
             cookie: CookieConfig::default(),
             api_keys: Vec::new(),
@@ -446,6 +475,10 @@ const ENV_SETTINGS: &[(&str, Kind)] = &[
     ("limits.shutdown_timeout", Kind::Str),
     ("limits.max_concurrency", Kind::Int),
     ("cleanup.interval", Kind::Str),
+    ("guard.max_invalid", Kind::Int),
+    ("guard.window", Kind::Str),
+    ("guard.block", Kind::Str),
+    ("guard.max_tracked", Kind::Int),
     ("policy.idle_timeout", Kind::Str),
     ("policy.absolute_lifetime", Kind::Str),
     ("policy.touch_interval", Kind::Str),
@@ -620,6 +653,14 @@ impl Config {
                 "limits.max_concurrency",
                 "must be at least 1",
             ));
+        }
+        if self.guard.max_invalid > 0 {
+            if self.guard.window.0.as_secs() == 0 {
+                return Err(ConfigError::new("guard.window", "must be at least 1s"));
+            }
+            if self.guard.block.0.as_secs() == 0 {
+                return Err(ConfigError::new("guard.block", "must be at least 1s"));
+            }
         }
         if let Some(hook) = &self.webhook {
             if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
@@ -807,6 +848,10 @@ mod tests {
         );
         assert_eq!(parsed.cleanup.interval.0, defaults.cleanup.interval.0);
         assert_eq!(parsed.limits.max_body_bytes, defaults.limits.max_body_bytes);
+        assert_eq!(parsed.guard.max_invalid, defaults.guard.max_invalid);
+        assert_eq!(parsed.guard.window.0, defaults.guard.window.0);
+        assert_eq!(parsed.guard.block.0, defaults.guard.block.0);
+        assert_eq!(parsed.guard.max_tracked, defaults.guard.max_tracked);
         // Every setting the environment can set is in the file, commented or not.
         for (setting, _) in ENV_SETTINGS {
             let leaf = setting.rsplit('.').next().unwrap();

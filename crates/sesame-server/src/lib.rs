@@ -16,6 +16,7 @@
 //! | [`cookies`] | cookie values: the token sealed with Fernet, and their inspection |
 //! | [`metrics`] | Prometheus metrics and the event sink feeding them |
 //! | [`cleanup`] | the cleanup scheduler |
+//! | [`probing`] | too many invalid session credentials from one address: 429 |
 //! | [`webhook`] | signed lifecycle events, retried, never blocking a request |
 //! | [`server`] | middleware, binding, graceful shutdown |
 //! | [`cli`] | the subcommands |
@@ -32,6 +33,7 @@ pub mod cookies;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod probing;
 pub mod server;
 pub mod stores;
 pub mod webhook;

@@ -49,6 +49,8 @@ pub struct Metrics {
     webhook_delivered: Counter,
     webhook_failed: Counter,
     webhook_dropped: Counter,
+    invalid_tokens: Counter,
+    invalid_token_blocks: Counter,
     live_count: Option<Arc<dyn Fn() -> i64 + Send + Sync>>,
 }
 
@@ -78,6 +80,8 @@ impl Metrics {
         let webhook_delivered = Counter::default();
         let webhook_failed = Counter::default();
         let webhook_dropped = Counter::default();
+        let invalid_tokens = Counter::default();
+        let invalid_token_blocks = Counter::default();
         registry.register(
             "sessions_active",
             "Live sessions (exact for the memory store; otherwise created minus ended as seen by this process)",
@@ -131,6 +135,16 @@ impl Metrics {
             "Lifecycle events dropped because the delivery queue was full",
             webhook_dropped.clone(),
         );
+        registry.register(
+            "invalid_tokens",
+            "Requests whose session token or cookie named no session (401 invalid)",
+            invalid_tokens.clone(),
+        );
+        registry.register(
+            "invalid_token_blocks",
+            "Client addresses blocked (429) for presenting too many invalid session credentials",
+            invalid_token_blocks.clone(),
+        );
         let validate_ok = validate_seconds
             .get_or_create(&OutcomeLabel {
                 outcome: "ok".to_owned(),
@@ -152,6 +166,8 @@ impl Metrics {
             webhook_delivered,
             webhook_failed,
             webhook_dropped,
+            invalid_tokens,
+            invalid_token_blocks,
             live_count,
         }
     }
@@ -183,6 +199,16 @@ impl Metrics {
     /// Counts a failed store operation.
     pub fn store_error(&self) {
         self.store_errors.inc();
+    }
+
+    /// Counts a request with an invalid session credential.
+    pub fn invalid_token(&self) {
+        self.invalid_tokens.inc();
+    }
+
+    /// Counts a client address blocked for guessing.
+    pub fn invalid_token_block(&self) {
+        self.invalid_token_blocks.inc();
     }
 
     /// Records a cleanup run.

@@ -2,8 +2,10 @@
 //! graceful shutdown.
 //!
 //! Middleware, outermost first: a concurrency limit (excess requests wait),
-//! then [`guard`]: the header size limit (431), the request timeout (503
-//! `timeout`), counting store errors, and one log event per request (method,
+//! then [`guard`]: the header size limit (431), the block of a client address
+//! that presented too many invalid session credentials (429, see
+//! [`crate::probing`]), the request timeout (503
+//! `timeout`), counting store errors and invalid credentials, and one log event per request (method,
 //! route template, status, latency, error code — never headers, so never a
 //! token or an API key). The event is at debug level, or warn for 5xx; it
 //! replaces tower-http's `TraceLayer`, whose span and body wrapper per request
@@ -17,8 +19,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
@@ -28,7 +30,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower::limit::ConcurrencyLimitLayer;
 
-use crate::api::{AppState, Shared};
+use crate::api::{AppState, COOKIE_HEADER, Shared, TOKEN_HEADER};
 use crate::config::{Config, ConfigError};
 use crate::cookies::Cookies;
 use crate::error::{ApiError, ErrorCode};
@@ -89,6 +91,7 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Built, Star
         cookies: Cookies::new(&config.cookie.keys, max_age)?,
         limits: config.limits.clone(),
         store_kind: store.kind,
+        probes: crate::probing::ProbeGuard::new(&config.guard),
     });
     let router = app(Arc::clone(&state));
     Ok(Built {
@@ -106,7 +109,8 @@ pub fn app(state: Shared) -> Router {
         .layer(ConcurrencyLimitLayer::new(concurrency))
 }
 
-/// Header limit, timeout, store-error counting, request log.
+/// Header limit, probe guard, timeout, store-error and invalid-credential
+/// counting, request log.
 pub async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let method = req.method().clone();
@@ -127,6 +131,32 @@ pub async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Res
         )
         .into_response();
     }
+    // Only requests naming a session (`/v1/session` and below, with a token
+    // or cookie header) are counted or blocked by the guard.
+    let names_session = route
+        .as_ref()
+        .is_some_and(|r| r.as_str() == "/v1/session" || r.as_str().starts_with("/v1/session/"))
+        && (req.headers().contains_key(TOKEN_HEADER) || req.headers().contains_key(COOKIE_HEADER));
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .filter(|_| names_session && state.probes.enabled());
+    if let Some(ip) = client
+        && let Some(retry) = state.probes.blocked(ip, state.manager.now().as_secs())
+    {
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_invalid_tokens",
+            "too many invalid session tokens or cookies from this address; retry later",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry));
+        tracing::debug!(%method, status = 429, code = "too_many_invalid_tokens", "request");
+        return response;
+    }
     let response = match tokio::time::timeout(state.limits.request_timeout.0, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
@@ -139,6 +169,22 @@ pub async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Res
     let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
     if matches!(code, Some("store_unavailable" | "internal")) {
         state.metrics.store_error();
+    }
+    if names_session && code == Some("invalid") {
+        state.metrics.invalid_token();
+        if let Some(ip) = client
+            && let Some(block) = state
+                .probes
+                .record_invalid(ip, state.manager.now().as_secs())
+        {
+            state.metrics.invalid_token_block();
+            tracing::warn!(
+                client = %block.client,
+                invalid = block.count,
+                block_secs = block.block_secs,
+                "too many invalid session tokens or cookies: client blocked"
+            );
+        }
     }
     let status = response.status().as_u16();
     let route = route.as_ref().map_or("-", MatchedPath::as_str);
@@ -202,11 +248,14 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     let (tx, rx) = oneshot::channel::<()>();
     let router = built.router;
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await
     });
     let cleanup = crate::cleanup::start(
         built.state.manager.clone(),

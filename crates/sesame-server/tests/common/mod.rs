@@ -78,8 +78,23 @@ impl TestServer {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> (u16, Value) {
+        self.call_via(&self.http, method, path, key, headers, body)
+            .await
+    }
+
+    /// [`Self::call`] through another client (e.g. one bound to another
+    /// loopback address).
+    pub async fn call_via(
+        &self,
+        http: &reqwest::Client,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-        let mut req = self.http.request(m, format!("{}{}", self.base, path));
+        let mut req = http.request(m, format!("{}{}", self.base, path));
         if let Some(k) = key {
             req = req.header("authorization", format!("Bearer {k}"));
         }
