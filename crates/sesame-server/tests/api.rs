@@ -940,3 +940,51 @@ async fn a_dead_store_is_a_503_with_retry_after_and_readyz_says_so() {
     assert!(!m.as_str().unwrap().contains("sesame_store_errors_total 0"));
     s.shutdown().await;
 }
+
+/// ASVS 4.0.3 V3.1.1: a session token is never taken from the URL. No
+/// documented parameter in a path or query carries a token or cookie, and a
+/// valid token sent in the query string is not accepted.
+#[tokio::test]
+async fn a_token_in_the_url_is_never_accepted() {
+    let s = server().await;
+    let (token, cookie, _) = s.create(Some("alice")).await;
+    for (template, item) in s.doc["paths"].as_object().unwrap() {
+        for var in template.split('/').filter(|p| p.starts_with('{')) {
+            assert!(
+                !var.contains("token") && !var.contains("cookie"),
+                "{template}"
+            );
+        }
+        let ops = item.as_object().unwrap().values();
+        for param in ops.flat_map(|op| op["parameters"].as_array().cloned().unwrap_or_default()) {
+            let param = match param.get("$ref").and_then(Value::as_str) {
+                Some(r) => s.doc["components"]["parameters"][r.rsplit('/').next().unwrap()].clone(),
+                None => param,
+            };
+            if param["in"] != "header" {
+                let name = param["name"].as_str().unwrap().to_lowercase();
+                assert!(
+                    !name.contains("token") && !name.contains("cookie"),
+                    "{template}: {param}"
+                );
+            }
+        }
+    }
+    for query in [
+        format!("token={token}"),
+        format!("sesame-token={token}"),
+        format!("cookie={cookie}"),
+    ] {
+        let (st, b) = s
+            .call(
+                "POST",
+                &format!("/v1/session/validate?{query}"),
+                Some(VALIDATE_KEY),
+                &[],
+                Some(json!({"device": {"user_agent": UA}})),
+            )
+            .await;
+        assert_eq!((st, b["code"].as_str()), (401, Some("invalid")), "{query}");
+    }
+    s.shutdown().await;
+}
