@@ -1,6 +1,6 @@
 //! The `sesame` binary as a user runs it: help, key generation, config
 //! errors (exit code 2 naming the setting), the first start out of the box,
-//! and the store commands.
+//! the store commands, and token guessing (429, one warn line).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -203,6 +203,75 @@ fn http(method: &str, url: &str, key: &str, body: Option<&str>) -> (u16, Value) 
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
     })
+}
+
+/// Token guessing against the binary: `[guard]` from the config file, 429
+/// with Retry-After past the threshold, and exactly one warn line naming the
+/// client address and never a token.
+#[test]
+fn guessing_is_blocked_and_logged_once_without_the_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sesame.toml"),
+        "[guard]\nmax_invalid = 3\nwindow = \"1m\"\nblock = \"7s\"\n",
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("log.jsonl")).unwrap();
+    let s = serve_logging(dir.path(), &["--log-format", "json"], Stdio::from(log));
+    let key = s
+        .lines
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("sk_"))
+        .unwrap()
+        .to_owned();
+    let tokens: Vec<String> = (0..6)
+        .map(|_| {
+            sesame::SessionToken::generate()
+                .unwrap()
+                .expose()
+                .to_owned()
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answers: Vec<(u16, Option<String>)> = rt.block_on(async {
+        let c = reqwest::Client::new();
+        let mut answers = Vec::new();
+        for t in &tokens {
+            let r = c
+                .post(format!("{}/v1/session/validate", s.base))
+                .bearer_auth(&key)
+                .header("sesame-token", t)
+                .send()
+                .await
+                .unwrap();
+            let retry = r
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            answers.push((r.status().as_u16(), retry));
+        }
+        answers
+    });
+    let statuses: Vec<u16> = answers.iter().map(|a| a.0).collect();
+    assert_eq!(statuses, [401, 401, 401, 401, 429, 429]);
+    assert_eq!(answers[4].1.as_deref(), Some("7"));
+    terminate(s);
+    let text = std::fs::read_to_string(dir.path().join("log.jsonl")).unwrap();
+    let warnings: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["level"] == "WARN")
+        .collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    assert_eq!(warnings[0]["fields"]["client"], "127.0.0.1", "{text}");
+    assert_eq!(warnings[0]["fields"]["invalid"], 4, "{text}");
+    for t in &tokens {
+        assert!(!text.contains(t.as_str()));
+    }
 }
 
 #[test]
