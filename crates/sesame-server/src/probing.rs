@@ -10,7 +10,9 @@
 //! and logged once at warn level (the address and the count, never a token).
 //!
 //! The client is the TCP peer address (the server has no trusted-proxy
-//! setting yet). IPv6 addresses are grouped by their /64, since one host
+//! setting yet), read from axum's `ConnectInfo`, which
+//! [`crate::server::start`] provides; a router served without it counts
+//! nothing. IPv6 addresses are grouped by their /64, since one host
 //! usually owns a whole /64. Only requests that carry a session credential
 //! are counted or blocked: a blocked address can still create sessions and
 //! call the admin API.
