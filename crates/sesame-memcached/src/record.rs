@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use sesame::lifecycle::{EndReason, Successor, Tombstone};
-use sesame::store::SessionRecord;
+use sesame::store::{SessionRecord, Timing};
 use sesame::{Data, DeviceInfo, Error, SessionId, Timestamp, UserId};
 
 /// The value under a session key.
@@ -87,6 +87,12 @@ impl Live {
             absolute_expires_at: self.absolute_expires_at,
             device: self.device.clone(),
         }
+    }
+
+    /// Records a use now: the last access and the idle expiry move.
+    pub fn touch(&mut self, t: &Timing) {
+        self.last_accessed = t.now;
+        self.idle_expires_at = t.idle_expiry(self.absolute_expires_at);
     }
 
     pub fn expires_at(&self) -> Timestamp {

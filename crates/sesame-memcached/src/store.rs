@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sesame::data::{Patch, check_size, incremented};
+use sesame::data::{Patch, apply_increment, apply_patch, check_version};
 use sesame::lifecycle::{EndReason, EndedSession, Successor};
 use sesame::policy::{CapAction, UserCap};
 use sesame::store::{
@@ -578,8 +578,7 @@ impl Store for MemcachedStore {
             if mode == LoadMode::Peek || !t.needs_touch(live.last_accessed) {
                 return Ok(Lookup::Live(live.to_record(*id)));
             }
-            live.last_accessed = t.now;
-            live.idle_expires_at = t.idle_expiry(live.absolute_expires_at);
+            live.touch(t);
             let record = live.to_record(*id);
             let until = live_until(&live, t);
             match self
@@ -605,18 +604,10 @@ impl Store for MemcachedStore {
         t: &Timing,
     ) -> Result<SessionRecord> {
         self.change_live(id, t, |live| {
-            if let Some(expected) = expected_version
-                && expected != live.version
-            {
-                return Err(Error::Conflict {
-                    current_version: live.version,
-                });
-            }
-            patch.apply_to(&mut live.data);
-            check_size(&live.data, max_data_size)?;
+            check_version(live.version, expected_version)?;
+            apply_patch(&mut live.data, patch, max_data_size)?;
             live.version += 1;
-            live.last_accessed = t.now;
-            live.idle_expires_at = t.idle_expiry(live.absolute_expires_at);
+            live.touch(t);
             Ok((live.to_record(*id), true))
         })
         .await
@@ -631,12 +622,9 @@ impl Store for MemcachedStore {
         t: &Timing,
     ) -> Result<i64> {
         self.change_live(id, t, |live| {
-            let value = incremented(live.data.get(key), key, delta)?;
-            live.data.insert(key.to_owned(), value.into());
-            check_size(&live.data, max_data_size)?;
+            let value = apply_increment(&mut live.data, key, delta, max_data_size)?;
             live.version += 1;
-            live.last_accessed = t.now;
-            live.idle_expires_at = t.idle_expiry(live.absolute_expires_at);
+            live.touch(t);
             Ok((value, true))
         })
         .await
@@ -669,8 +657,7 @@ impl Store for MemcachedStore {
                 next.absolute_expires_at = absolute;
             }
             next.token_issued_at = t.now;
-            next.last_accessed = t.now;
-            next.idle_expires_at = t.idle_expiry(next.absolute_expires_at);
+            next.touch(t);
             next
         };
         // The successor first (unreachable until the old record names it),

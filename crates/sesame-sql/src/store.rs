@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use sesame::data::{check_size, incremented};
+use sesame::data::{apply_increment, apply_patch, check_version};
 use sesame::lifecycle::{EndReason, EndedSession, Successor, Tombstone};
 use sesame::policy::{CapAction, UserCap};
 use sesame::store::{CleanupReport, CreateOutcome, LoadMode, Lookup, Rotation, Timing};
@@ -574,15 +574,8 @@ impl Store for SqlStore {
         self.run(|| async {
             let (record, ()) = self
                 .change_once(id, t, |r| {
-                    if let Some(expected) = expected_version
-                        && expected != r.version
-                    {
-                        return Err(Error::Conflict {
-                            current_version: r.version,
-                        });
-                    }
-                    patch.apply_to(&mut r.data);
-                    check_size(&r.data, max_data_size)
+                    check_version(r.version, expected_version)?;
+                    apply_patch(&mut r.data, patch, max_data_size)
                 })
                 .await?;
             Ok(record)
@@ -601,10 +594,7 @@ impl Store for SqlStore {
         self.run(|| async {
             let (_, value) = self
                 .change_once(id, t, |r| {
-                    let value = incremented(r.data.get(key), key, delta)?;
-                    r.data.insert(key.to_owned(), value.into());
-                    check_size(&r.data, max_data_size)?;
-                    Ok(value)
+                    apply_increment(&mut r.data, key, delta, max_data_size)
                 })
                 .await?;
             Ok(value)

@@ -143,6 +143,46 @@ pub fn incremented(current: Option<&Value>, key: &str, delta: i64) -> Result<i64
     base.checked_add(delta).ok_or_else(not_an_integer)
 }
 
+/// The compare-and-set rule of `Store::update`: with an expected version, it
+/// must be the current one, or the update fails with [`Error::Conflict`].
+pub fn check_version(current: u64, expected: Option<u64>) -> Result<(), Error> {
+    match expected {
+        Some(expected) if expected != current => Err(Error::Conflict {
+            current_version: current,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The data half of `Store::update` for stores that patch in Rust: applies
+/// `patch` and enforces the size limit. On error `data` holds the patched map,
+/// so work on a copy and drop it then.
+pub fn apply_patch(data: &mut Data, patch: &Patch, max_data_size: usize) -> Result<(), Error> {
+    patch.apply_to(data);
+    check_size(data, max_data_size)
+}
+
+/// The data half of `Store::increment` for stores that increment in Rust:
+/// adds `delta` at `key` (see [`incremented`]) and enforces the size limit.
+/// On error `data` is unchanged.
+pub fn apply_increment(
+    data: &mut Data,
+    key: &str,
+    delta: i64,
+    max_data_size: usize,
+) -> Result<i64, Error> {
+    let value = incremented(data.get(key), key, delta)?;
+    let previous = data.insert(key.to_owned(), value.into());
+    if let Err(e) = check_size(data, max_data_size) {
+        match previous {
+            Some(v) => data.insert(key.to_owned(), v),
+            None => data.remove(key),
+        };
+        return Err(e);
+    }
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

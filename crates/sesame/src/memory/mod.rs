@@ -24,7 +24,7 @@ use parking_lot::{Mutex, MutexGuard};
 
 use self::compact::{Entry, Live};
 use self::shard::{Shard, Sweep};
-use crate::data::{Patch, check_size};
+use crate::data::{Patch, apply_increment, apply_patch, check_version};
 use crate::lifecycle::{EndReason, EndedSession, Successor};
 use crate::policy::{CapAction, UserCap};
 use crate::store::{
@@ -308,16 +308,9 @@ impl Store for MemoryStore {
         t: &Timing,
     ) -> Result<SessionRecord> {
         self.shard(id).change_live(id, t.now, |live| {
-            if let Some(expected) = expected_version
-                && expected != live.version
-            {
-                return Err(Error::Conflict {
-                    current_version: live.version,
-                });
-            }
+            check_version(live.version, expected_version)?;
             let mut data = live.data.clone();
-            patch.apply_to(&mut data);
-            check_size(&data, max_data_size)?;
+            apply_patch(&mut data, patch, max_data_size)?;
             live.data = data;
             live.version += 1;
             live.touch(t);
@@ -334,15 +327,7 @@ impl Store for MemoryStore {
         t: &Timing,
     ) -> Result<i64> {
         self.shard(id).change_live(id, t.now, |live| {
-            let value = crate::data::incremented(live.data.get(key), key, delta)?;
-            let previous = live.data.insert(key.to_owned(), value.into());
-            if let Err(e) = check_size(&live.data, max_data_size) {
-                match previous {
-                    Some(v) => live.data.insert(key.to_owned(), v),
-                    None => live.data.remove(key),
-                };
-                return Err(e);
-            }
+            let value = apply_increment(&mut live.data, key, delta, max_data_size)?;
             live.version += 1;
             live.touch(t);
             Ok(value)
