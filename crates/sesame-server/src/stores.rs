@@ -142,14 +142,20 @@ pub async fn open(url: &str, create: bool) -> Result<StoreHandle, OpenError> {
             let store = SqlStore::connect_with(&url, sql_config).await?;
             Ok(sql_handle(store, "sqlite"))
         }
-        "postgres" | "postgresql" => Ok(sql_handle(
-            SqlStore::connect_with(url, sql_config).await?,
-            "postgres",
-        )),
-        "mysql" | "mariadb" => Ok(sql_handle(
-            SqlStore::connect_with(url, sql_config).await?,
-            "mysql",
-        )),
+        "postgres" | "postgresql" => {
+            let (url, config) = with_schema(url, sql_config);
+            Ok(sql_handle(
+                SqlStore::connect_with(&url, config).await?,
+                "postgres",
+            ))
+        }
+        "mysql" | "mariadb" => {
+            let (url, config) = with_schema(url, sql_config);
+            Ok(sql_handle(
+                SqlStore::connect_with(&url, config).await?,
+                "mysql",
+            ))
+        }
         "redis" | "rediss" | "redis+cluster" | "rediss+cluster" => {
             let (url, prefix) = take_param(url, "prefix");
             let mut config = RedisConfig::new(url);
@@ -206,6 +212,16 @@ fn take_param(url: &str, name: &str) -> (String, Option<String>) {
     (url, value)
 }
 
+/// Takes `schema=NAME` off a PostgreSQL or MySQL URL into the SQL config:
+/// the tables live in that PostgreSQL schema or MySQL database, so several
+/// deployments (or test runs) can share one server.
+fn with_schema(url: &str, config: SqlConfig) -> (String, SqlConfig) {
+    match take_param(url, "schema") {
+        (url, Some(schema)) => (url, config.with_schema(schema)),
+        (url, None) => (url, config),
+    }
+}
+
 fn sql_handle(store: SqlStore, kind: &'static str) -> StoreHandle {
     StoreHandle {
         store: Arc::new(store),
@@ -230,15 +246,15 @@ fn create_parent(url: &str) -> Result<(), OpenError> {
 pub async fn migrate(url: &str) -> Result<String, OpenError> {
     match scheme(url)? {
         s @ ("sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb") => {
-            let url = if s == "sqlite" {
+            let config = SqlConfig::default().with_migrate(false);
+            let (url, config) = if s == "sqlite" {
                 let u = sqlite_url(url, true)?;
                 create_parent(&u)?;
-                u
+                (u, config)
             } else {
-                url.to_owned()
+                with_schema(url, config)
             };
-            let store =
-                SqlStore::connect_with(&url, SqlConfig::default().with_migrate(false)).await?;
+            let store = SqlStore::connect_with(&url, config).await?;
             let ran = store.migrate().await?;
             Ok(format!(
                 "{s}: {ran} migration(s) applied; the schema is current"

@@ -3,6 +3,8 @@
 //! response against the OpenAPI document.
 #![allow(dead_code)]
 
+pub mod restart;
+
 use std::sync::Arc;
 
 use reqwest::Method;
@@ -10,6 +12,8 @@ use serde_json::{Value, json};
 use sesame::ManualClock;
 use sesame_server::config::{ApiKeyConfig, Config};
 use sesame_server::server::Running;
+
+pub use restart::restart_keeps_every_session;
 
 pub const VALIDATE_KEY: &str = "sk_test_validate";
 pub const SESSIONS_KEY: &str = "sk_test_sessions";
