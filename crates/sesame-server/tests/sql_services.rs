@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::restart::restart_keeps_every_session;
 use common::*;
 use sesame::testing::{service_url, unique_suffix};
 use sqlx::{AssertSqlSafe, Connection, Executor};

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::restart::restart_keeps_every_session;
 use common::*;
 
 fn sqlite_config(dir: &std::path::Path) -> sesame_server::config::Config {

@@ -13,8 +13,6 @@ use sesame::ManualClock;
 use sesame_server::config::{ApiKeyConfig, Config};
 use sesame_server::server::Running;
 
-pub use restart::restart_keeps_every_session;
-
 pub const VALIDATE_KEY: &str = "sk_test_validate";
 pub const SESSIONS_KEY: &str = "sk_test_sessions";
 pub const ADMIN_KEY: &str = "sk_test_admin";
