@@ -746,7 +746,12 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn readyz(State(state): State<Shared>) -> Result<Json<serde_json::Value>, ApiError> {
-    state.manager.store().ping().await?;
+    state
+        .manager
+        .store()
+        .ping()
+        .await
+        .map_err(crate::pending::not_ready)?;
     Ok(Json(
         serde_json::json!({"status": "ready", "store": state.store_kind}),
     ))

@@ -172,6 +172,10 @@ impl From<crate::stores::OpenError> for Failure {
     fn from(e: crate::stores::OpenError) -> Self {
         match e {
             crate::stores::OpenError::Config(c) => Failure::Config(c),
+            // The store refused the URL itself (a bad prefix, a bad option).
+            crate::stores::OpenError::Store(sesame::Error::Config(text)) => {
+                Failure::Config(ConfigError::new("store", text))
+            }
             other => Failure::Other(other.to_string()),
         }
     }

@@ -10,6 +10,7 @@
 //! | [`config`] | TOML file < `SESAME_*` env < flags; every error names its setting |
 //! | [`bootstrap`] | first start without keys: admin key printed once, cookie key made |
 //! | [`stores`] | the store factory: one URL scheme, one match arm |
+//! | [`pending`] | a networked store unreachable at start-up: serve 503, connect in the background |
 //! | [`api`] | the `/v1` routes, extractors for API keys, credentials and bodies |
 //! | [`error`] | every failure to one status and stable code, in one place |
 //! | [`auth`] | API keys: hashed in the config, compared in constant time, scoped |
@@ -33,6 +34,7 @@ pub mod cookies;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod pending;
 pub mod probing;
 pub mod server;
 pub mod stores;

@@ -70,9 +70,10 @@ pub struct Built {
     pub store: StoreHandle,
 }
 
-/// Opens the store and builds the app on `clock`.
+/// Opens the store and builds the app on `clock`. A networked store that
+/// does not answer yet does not stop it (see [`crate::pending`]).
 pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Built, StartError> {
-    let store = stores::open(&config.store_url(), true).await?;
+    let store = stores::open_for_serve(&config.store_url()).await?;
     let policy = config.policy.to_policy()?;
     let max_age = policy.absolute_lifetime();
     let manager = Manager::with_clock(Arc::clone(&store.store), policy, clock)?;
@@ -167,7 +168,7 @@ pub async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Res
         .into_response(),
     };
     let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
-    if matches!(code, Some("store_unavailable" | "internal")) {
+    if matches!(code, Some("store_unavailable" | "store_full" | "internal")) {
         state.metrics.store_error();
     }
     if names_session && code == Some("invalid") {

@@ -1,9 +1,11 @@
 //! The store factory: a URL chooses the store.
 //!
 //! Each scheme is one match arm that hands the URL to the crate providing the
-//! store, so adding a store is one arm here and one dependency. The server
-//! and every CLI command open their store through [`open`], which is why the
-//! CLI works against the configured store directly.
+//! store, so adding a store is one arm here and one dependency. Every CLI
+//! command opens its store through [`open`], which is why the CLI works
+//! against the configured store directly, and fails at once when it is down.
+//! The server opens it through [`open_for_serve`], which starts anyway when a
+//! networked store does not answer yet (see [`crate::pending`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -109,8 +111,9 @@ pub enum OpenError {
     /// The URL is wrong.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The store did not open.
-    #[error("cannot open the store: {0}")]
+    /// The store did not open. The text gives the whole cause chain (e.g.
+    /// "connection refused"), which the bare error does not.
+    #[error("cannot open the store: {}", detail(.0))]
     Store(#[from] sesame::Error),
     /// The database does not exist yet.
     #[error("{0}")]
@@ -183,6 +186,56 @@ pub async fn open(url: &str, create: bool) -> Result<StoreHandle, OpenError> {
             check_url(url)?;
             Err(ConfigError::new("store", "this scheme has no store in this build").into())
         }
+    }
+}
+
+/// An error and its causes, joined by `: ` (for logs and the CLI; the API
+/// never shows it).
+pub fn detail(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// The kind of a store that lives in another process and may come later:
+/// `None` for SQLite and memory (local, they open or they do not).
+fn networked_kind(url: &str) -> Option<&'static str> {
+    match scheme(url).ok()? {
+        "postgres" | "postgresql" => Some("postgres"),
+        "mysql" | "mariadb" => Some("mysql"),
+        "redis" | "rediss" => Some("redis"),
+        "redis+cluster" | "rediss+cluster" => Some("redis+cluster"),
+        "memcached" | "memcache" => Some("memcached"),
+        _ => None,
+    }
+}
+
+/// Opens the store `sesame serve` runs on, creating what it needs. A
+/// networked store that is unreachable (`StoreUnavailable`) does not stop the
+/// server: it gets a [`crate::pending::Pending`] store that connects in the
+/// background and answers 503 until then. Any other failure (a bad URL, an
+/// SQLite file that cannot be opened, a failed migration) is returned.
+pub async fn open_for_serve(url: &str) -> Result<StoreHandle, OpenError> {
+    match open(url, true).await {
+        Err(OpenError::Store(e @ sesame::Error::StoreUnavailable(_))) => {
+            let Some(kind) = networked_kind(url) else {
+                return Err(OpenError::Store(e));
+            };
+            Ok(StoreHandle {
+                store: crate::pending::Pending::start(url.to_owned(), kind, &e),
+                kind,
+                live_count: None,
+            })
+        }
+        other => other,
     }
 }
 
@@ -272,6 +325,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn open_errors_give_the_cause() {
+        let e = OpenError::Store(sesame::Error::unavailable(std::io::Error::other(
+            "connection refused",
+        )));
+        assert_eq!(
+            e.to_string(),
+            "cannot open the store: session store unavailable: connection refused"
+        );
+    }
+
+    #[tokio::test]
+    async fn serve_starts_on_an_unreachable_networked_store_only() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // Nothing listens there once the listener above is dropped.
+        let url = format!("redis://127.0.0.1:{port}");
+        assert!(matches!(
+            open(&url, true).await,
+            Err(OpenError::Store(sesame::Error::StoreUnavailable(_)))
+        ));
+        let handle = open_for_serve(&url).await.unwrap();
+        assert_eq!(handle.kind, "redis");
+        assert_eq!(
+            handle.store.ping().await.unwrap_err().code(),
+            "store_unavailable"
+        );
+        // A bad URL is still a start-up error.
+        assert!(matches!(
+            open_for_serve("redis://127.0.0.1:1?prefix=a{b").await,
+            Err(OpenError::Store(sesame::Error::Config(_)))
+        ));
+    }
+
+    #[test]
     fn urls() {
         assert_eq!(
             take_param("redis://h:1?prefix=a:&db=2", "prefix"),
@@ -292,6 +382,13 @@ mod tests {
             sqlite_url("sqlite:///nonexistent/dir/x.db", false),
             Err(OpenError::Missing(_))
         ));
+        assert_eq!(
+            networked_kind("rediss+cluster://a:1"),
+            Some("redis+cluster")
+        );
+        assert_eq!(networked_kind("mariadb://h/db"), Some("mysql"));
+        assert_eq!(networked_kind("sqlite://x.db"), None);
+        assert_eq!(networked_kind("memory://"), None);
         assert_eq!(
             sqlite_url("sqlite://x.db?cache=shared", true).unwrap(),
             "sqlite://x.db?cache=shared&mode=rwc"

@@ -1,7 +1,9 @@
 //! Turning database errors into `sesame::Error`.
 //!
 //! What a caller can act on is kept apart: a database that is down, slow,
-//! locked, full or read-only is `StoreUnavailable` (retry later, answer 503);
+//! locked or read-only is `StoreUnavailable` (retry later, answer 503); one
+//! whose disk is full is `StoreFull` (no room for another session until an
+//! operator frees space);
 //! a statement the database refused as wrong (syntax, missing table,
 //! constraint) is `Internal` (a bug or a missing migration). Deadlocks and
 //! serialization failures are retried before they surface.
@@ -50,7 +52,9 @@ pub(crate) fn map(e: sqlx::Error) -> Error {
     match e {
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-            if is_bug(&code) {
+            if is_full(&code) {
+                Error::StoreFull
+            } else if is_bug(&code) {
                 Error::Internal(format!("database refused a statement ({code}): {db}"))
             } else {
                 Error::unavailable(sqlx::Error::Database(db))
@@ -65,6 +69,12 @@ pub(crate) fn map(e: sqlx::Error) -> Error {
         | sqlx::Error::WorkerCrashed) => Error::unavailable(e),
         other => Error::Internal(format!("database client: {other}")),
     }
+}
+
+/// Codes that mean the disk is full: SQLite `SQLITE_FULL` (13), PostgreSQL
+/// `disk_full` (53100).
+fn is_full(code: &str) -> bool {
+    code == "53100" || code.parse::<u32>().is_ok_and(|n| n & 0xff == 13)
 }
 
 /// Codes that mean the statement itself is wrong, not the database's state.
@@ -86,7 +96,7 @@ fn is_bug(code: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_bug;
+    use super::{is_bug, is_full};
 
     #[test]
     fn bugs_and_outages_are_told_apart() {
@@ -99,5 +109,8 @@ mod tests {
         assert!(!is_bug("57014"), "statement timeout is an outage");
         assert!(!is_bug("08006"));
         assert!(!is_bug("HY000"));
+        assert!(is_full("13"), "SQLITE_FULL");
+        assert!(is_full("53100"), "PostgreSQL disk_full");
+        assert!(!is_full("5") && !is_full("53300") && !is_full("8"));
     }
 }

@@ -55,7 +55,7 @@ use std::time::Duration;
 
 use sesame::{Error, Result};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, AssertSqlSafe, Executor};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, ConnectOptions, Connection, Executor};
 
 pub use config::{SqlConfig, SqliteSync};
 pub use schema::migrate;
@@ -158,7 +158,18 @@ impl SqlStore {
         let options: AnyConnectOptions = url
             .parse()
             .map_err(|e| Error::Config(format!("sql.url: {e}")))?;
+        // One connection first, outside any pool: a pool retries a failing
+        // connection until its timeout and then reports only the timeout,
+        // where this one says why (connection refused, authentication
+        // failed, unable to open the database file).
+        let probe_options = options.clone();
+        let probe = async {
+            let mut conn = probe_options.connect().await?;
+            apply_settings(&mut conn, backend, &config).await?;
+            conn.close().await
+        };
         let connecting = async {
+            probe.await?;
             let (write, read) = match backend {
                 Backend::Sqlite => {
                     let memory = url.contains(":memory:") || url.contains("mode=memory");
@@ -246,27 +257,34 @@ impl SqlStore {
 
 /// Pool options with the per-connection settings of `backend`.
 fn pool(backend: Backend, config: &SqlConfig, max: u32, acquire: Duration) -> AnyPoolOptions {
-    let statement = config.statement_timeout;
-    let sync = config.sqlite_sync;
+    let settings = config.clone();
     AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(config.min_connections.min(max))
         .acquire_timeout(acquire)
         .after_connect(move |conn, _meta| {
-            Box::pin(async move {
-                for setting in session_settings(backend, statement, sync) {
-                    let result = conn.execute(AssertSqlSafe(setting.clone())).await;
-                    // MySQL has no max_statement_time (MariaDB does); the
-                    // client-side bound still holds there.
-                    if let Err(e) = result
-                        && !setting.contains("max_statement_time")
-                    {
-                        return Err(e);
-                    }
-                }
-                Ok(())
-            })
+            let settings = settings.clone();
+            Box::pin(async move { apply_settings(conn, backend, &settings).await })
         })
+}
+
+/// Runs the statements each new connection runs.
+async fn apply_settings(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    config: &SqlConfig,
+) -> std::result::Result<(), sqlx::Error> {
+    for setting in session_settings(backend, config.statement_timeout, config.sqlite_sync) {
+        let result = conn.execute(AssertSqlSafe(setting.clone())).await;
+        // MySQL has no max_statement_time (MariaDB does); the client-side
+        // bound still holds there.
+        if let Err(e) = result
+            && !setting.contains("max_statement_time")
+        {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// The statements each new connection runs.

@@ -37,7 +37,8 @@ pub enum Error {
     /// The user's session cap is reached and the policy is `RejectNew`.
     #[error("the user already has the maximum number of sessions")]
     LimitReached,
-    /// The store's bound on the number of sessions is reached.
+    /// The store has no room for another session: its bound on the number
+    /// of sessions is reached, or its disk is full.
     #[error("the session store is full")]
     StoreFull,
     /// The session's data would exceed the policy's size limit.

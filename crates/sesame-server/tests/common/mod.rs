@@ -1,8 +1,15 @@
 //! Shared helpers for the end-to-end tests: a server on 127.0.0.1:0 with a
 //! movable clock, API keys of every scope, and a client that checks every
-//! response against the OpenAPI document.
+//! response against the OpenAPI document. The submodules start what the
+//! fault tests break: the `sesame` binary ([`process`]), a private
+//! `redis-server` ([`redis_server`]), a TCP proxy that can stall
+//! ([`proxy`]), and small or read-only file systems ([`mounts`]).
 #![allow(dead_code)]
 
+pub mod mounts;
+pub mod process;
+pub mod proxy;
+pub mod redis_server;
 pub mod restart;
 
 use std::sync::Arc;
@@ -67,6 +74,18 @@ impl TestServer {
         }
     }
 
+    /// A client for a server running elsewhere (a `sesame serve` process
+    /// configured with [`process::config_toml`]).
+    pub fn at(base: String) -> Self {
+        Self {
+            running: None,
+            base,
+            clock: ManualClock::starting_now(),
+            http: reqwest::Client::new(),
+            doc: serde_json::from_str(sesame_server::openapi::DOCUMENT).unwrap(),
+        }
+    }
+
     pub fn running(&self) -> &Running {
         self.running.as_ref().unwrap()
     }
@@ -95,6 +114,34 @@ impl TestServer {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> (u16, Value) {
+        self.try_call_via(http, method, path, key, headers, body)
+            .await
+            .expect("request sent")
+    }
+
+    /// [`Self::call`] that returns a transport error (the server died)
+    /// instead of panicking.
+    pub async fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Result<(u16, Value), reqwest::Error> {
+        self.try_call_via(&self.http, method, path, key, headers, body)
+            .await
+    }
+
+    async fn try_call_via(
+        &self,
+        http: &reqwest::Client,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Result<(u16, Value), reqwest::Error> {
         let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let mut req = http.request(m, format!("{}{}", self.base, path));
         if let Some(k) = key {
@@ -106,21 +153,21 @@ impl TestServer {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.expect("request sent");
+        let resp = req.send().await?;
         let status = resp.status().as_u16();
         let ctype = resp
             .headers()
             .get("content-type")
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
-        let text = resp.text().await.unwrap();
+        let text = resp.text().await?;
         let value: Value = if ctype.starts_with("application/json") {
             serde_json::from_str(&text).expect("JSON body")
         } else {
             Value::String(text)
         };
         self.check(method, path, status, &value);
-        (status, value)
+        Ok((status, value))
     }
 
     fn check(&self, method: &str, path: &str, status: u16, body: &Value) {
@@ -286,4 +333,24 @@ pub fn validate(doc: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// Says that a test cannot run because `what` is missing: a failure under
+/// `SESAME_REQUIRE_SERVICES=1` (CI must not skip silently), else a note on
+/// stderr and the test passes without running.
+pub fn missing(what: &str) {
+    assert!(
+        std::env::var("SESAME_REQUIRE_SERVICES").as_deref() != Ok("1"),
+        "this test needs {what} and SESAME_REQUIRE_SERVICES=1"
+    );
+    eprintln!("SKIPPED: this test needs {what}");
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
