@@ -11,6 +11,7 @@
 //! | [`bootstrap`] | first start without keys: admin key printed once, cookie key made |
 //! | [`stores`] | the store factory: one URL scheme, one match arm |
 //! | [`api`] | the `/v1` routes, extractors for API keys, credentials and bodies |
+//! | [`fields`] | path segments, `device` and integers read as the OpenAPI document says |
 //! | [`error`] | every failure to one status and stable code, in one place |
 //! | [`auth`] | API keys: hashed in the config, compared in constant time, scoped |
 //! | [`cookies`] | cookie values: the token sealed with Fernet, and their inspection |
@@ -31,6 +32,7 @@ pub mod cli;
 pub mod config;
 pub mod cookies;
 pub mod error;
+pub mod fields;
 pub mod metrics;
 pub mod openapi;
 pub mod probing;

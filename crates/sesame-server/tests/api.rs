@@ -743,6 +743,165 @@ async fn operations_endpoints_and_generic_errors() {
     s.shutdown().await;
 }
 
+/// What API fuzzing (`scripts/api-fuzz.sh`) found, each fixed: a path
+/// segment that is not UTF-8 got axum's plain-text 400; a JSON array was
+/// read as a body object (`[null, null]` revoked every session of a user)
+/// and as `device`; a malformed `except_token` was a 401 as if the
+/// credential had failed; integers written `2.0`, which the document's
+/// `integer` allows, were refused.
+#[tokio::test]
+async fn requests_found_by_api_fuzzing_get_typed_answers() {
+    let s = server().await;
+    for (method, path, code) in [
+        ("GET", "/v1/users/%FF/sessions", "invalid_user_id"),
+        ("POST", "/v1/users/%FF/revoke", "invalid_user_id"),
+        ("GET", "/v1/sessions/%FF", "invalid_session_id"),
+        ("POST", "/v1/sessions/%C3%28/revoke", "invalid_session_id"),
+    ] {
+        let (st, b) = s.call(method, path, Some(ADMIN_KEY), &[], None).await;
+        assert_eq!(
+            (st, b["code"].as_str()),
+            (400, Some(code)),
+            "{method} {path}"
+        );
+    }
+
+    let (token, _, _) = s.create(Some("fuzz")).await;
+    let h = [("sesame-token", token.as_str())];
+    for (method, path, key, headers, body) in [
+        (
+            "POST",
+            "/v1/users/fuzz/revoke",
+            ADMIN_KEY,
+            &[][..],
+            json!([null, null]),
+        ),
+        (
+            "POST",
+            "/v1/sessions",
+            SESSIONS_KEY,
+            &[][..],
+            json!({"device": [UA]}),
+        ),
+        (
+            "POST",
+            "/v1/session/validate",
+            VALIDATE_KEY,
+            &h[..],
+            json!({"device": [UA, null]}),
+        ),
+        (
+            "PATCH",
+            "/v1/session",
+            SESSIONS_KEY,
+            &h[..],
+            json!([{}, [], null]),
+        ),
+    ] {
+        let (st, b) = s.call(method, path, Some(key), headers, Some(body)).await;
+        assert_eq!(
+            (st, b["code"].as_str()),
+            (400, Some("invalid_json")),
+            "{method} {path}"
+        );
+    }
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/users/fuzz/revoke",
+            Some(ADMIN_KEY),
+            &[],
+            Some(json!({"except_token": "not-a-token"})),
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (400, Some("invalid_request")));
+    // None of that ended the session.
+    assert_eq!(s.validate(&token).await.0, 200);
+
+    // `integer` in the document is JSON Schema's: 2.0 is one, 2.5 is not.
+    let inc = |by: Value| json!({"key": "n", "by": by});
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/session/increment",
+            Some(SESSIONS_KEY),
+            &h,
+            Some(inc(json!(2.0))),
+        )
+        .await;
+    assert_eq!((st, b["value"].as_i64()), (200, Some(2)), "{b}");
+    for by in [json!(2.5), json!(9.3e18), json!(-1e19)] {
+        let (st, b) = s
+            .call(
+                "POST",
+                "/v1/session/increment",
+                Some(SESSIONS_KEY),
+                &h,
+                Some(inc(by.clone())),
+            )
+            .await;
+        assert_eq!(
+            (st, b["code"].as_str()),
+            (400, Some("invalid_json")),
+            "by {by}"
+        );
+    }
+    let (_, b) = s
+        .call("GET", "/v1/session", Some(SESSIONS_KEY), &h, None)
+        .await;
+    let version = b["version"].as_u64().unwrap();
+    let (st, b) = s
+        .call(
+            "PATCH",
+            "/v1/session",
+            Some(SESSIONS_KEY),
+            &h,
+            Some(json!({"set": {"a": 1}, "expected_version": version as f64})),
+        )
+        .await;
+    assert_eq!((st, b["version"].as_u64()), (200, Some(version + 1)), "{b}");
+    for expected in [json!(-1), json!(0.5)] {
+        let (st, b) = s
+            .call(
+                "PATCH",
+                "/v1/session",
+                Some(SESSIONS_KEY),
+                &h,
+                Some(json!({"expected_version": expected})),
+            )
+            .await;
+        assert_eq!(
+            (st, b["code"].as_str()),
+            (400, Some("invalid_json")),
+            "{expected}"
+        );
+    }
+
+    // `device.ip` may be null (unknown), as the document says; "" is no address.
+    let create = |device: Value| json!({"device": device});
+    let (st, _) = s
+        .call(
+            "POST",
+            "/v1/sessions",
+            Some(SESSIONS_KEY),
+            &[],
+            Some(create(json!({"ip": null, "user_agent": null}))),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/sessions",
+            Some(SESSIONS_KEY),
+            &[],
+            Some(create(json!({"ip": ""}))),
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (400, Some("invalid_json")));
+    s.shutdown().await;
+}
+
 #[tokio::test]
 async fn reject_new_answers_limit_reached() {
     let mut config = test_config();
