@@ -956,6 +956,66 @@ async fn the_document_lists_exactly_the_routes() {
     s.shutdown().await;
 }
 
+/// Every `$ref` resolves, every link names an operation and a parameter it
+/// has, and every operation has a unique id: what schemathesis needs to load
+/// the document and follow its links (scripts/api-fuzz.sh).
+#[test]
+fn the_document_refs_and_links_resolve() {
+    fn walk<'a>(v: &'a Value, refs: &mut Vec<&'a str>, links: &mut Vec<&'a Value>) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    refs.push(r);
+                }
+                if let Some(Value::Object(l)) = map.get("links") {
+                    links.extend(l.values());
+                }
+                map.values().for_each(|v| walk(v, refs, links));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, refs, links)),
+            _ => {}
+        }
+    }
+    let doc: Value = serde_json::from_str(sesame_server::openapi::DOCUMENT).unwrap();
+    let (mut refs, mut links) = (Vec::new(), Vec::new());
+    walk(&doc, &mut refs, &mut links);
+    for r in refs {
+        let target = doc
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or(&Value::Null);
+        assert!(target.is_object(), "dangling $ref {r}");
+    }
+    let mut operations = std::collections::HashMap::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            let id = op["operationId"].as_str().unwrap();
+            assert!(
+                operations.insert(id, op).is_none(),
+                "operationId {id} twice"
+            );
+        }
+    }
+    assert!(!links.is_empty());
+    for link in links {
+        let id = link["operationId"].as_str().unwrap();
+        let op = operations.get(id).unwrap_or_else(|| panic!("link to {id}"));
+        for name in link["parameters"].as_object().unwrap().keys() {
+            let (place, name) = name.split_once('.').unwrap();
+            let found = op["parameters"].as_array().unwrap().iter().any(|p| {
+                let p = match p.get("$ref").and_then(Value::as_str) {
+                    Some(r) => doc.pointer(r.trim_start_matches('#')).unwrap(),
+                    None => p,
+                };
+                p["in"] == place && p["name"] == name
+            });
+            assert!(
+                found,
+                "link to {id} sets {place}.{name}, which it does not take"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn shutdown_lets_in_flight_requests_finish_then_refuses() {
     let s = server().await;
