@@ -12,7 +12,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -30,6 +30,7 @@ use crate::auth::{ApiKey, ApiKeys, Scope};
 use crate::config::Limits;
 use crate::cookies::{CookieInspection, Cookies};
 use crate::error::ApiError;
+use crate::fields::{self, SessionIdParam, UserParam};
 use crate::metrics::Metrics;
 
 /// Header naming a session by its token.
@@ -191,10 +192,17 @@ impl<T: DeserializeOwned> FromRequest<Shared> for JsonBody<T> {
                     format!("the body is over {limit} bytes"),
                 )
             })?;
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
+        let bytes: &[u8] = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => b"{}",
+            Some(b'{') => &bytes,
+            // serde reads a struct from an array too (`[null, null]` would be
+            // a revoke with no exception): every body here is an object.
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "invalid_json",
+                    "the body must be a JSON object",
+                ));
+            }
         };
         serde_json::from_slice(bytes)
             .map(JsonBody)
@@ -314,7 +322,7 @@ pub struct CreateRequest {
     #[serde(default)]
     pub data: Data,
     /// The client.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "fields::device_object")]
     pub device: DeviceInfo,
 }
 
@@ -367,7 +375,7 @@ async fn create(
 #[serde(deny_unknown_fields)]
 pub struct ValidateRequest {
     /// The client presenting the session.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "fields::device_object")]
     pub device: DeviceInfo,
 }
 
@@ -481,7 +489,7 @@ pub struct PatchRequest {
     #[serde(default)]
     pub remove: Vec<String>,
     /// Apply only if the session is still at this version (else 409).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "fields::optional_count")]
     pub expected_version: Option<u64>,
 }
 
@@ -512,7 +520,7 @@ pub struct IncrementRequest {
     /// The data key.
     pub key: String,
     /// How much to add (default 1; may be negative).
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "fields::integer")]
     pub by: i64,
 }
 
@@ -601,27 +609,19 @@ async fn inspect_token(
     Ok(Json(state.manager.inspect(&cred.token).await?.into()))
 }
 
-fn session_id(text: &str) -> Result<SessionId, ApiError> {
-    SessionId::from_hex(text).map_err(|_| {
-        ApiError::bad_request("invalid_session_id", "a session id is 64 hex characters")
-    })
-}
-
 async fn inspect_id(
     _: Auth<AdminScope>,
     State(state): State<Shared>,
-    Path(id): Path<String>,
+    SessionIdParam(id): SessionIdParam,
 ) -> Result<Json<InspectionView>, ApiError> {
-    let id = session_id(&id)?;
     Ok(Json(state.manager.inspect_id(&id).await?.into()))
 }
 
 async fn revoke_id(
     _: Auth<AdminScope>,
     State(state): State<Shared>,
-    Path(id): Path<String>,
+    SessionIdParam(id): SessionIdParam,
 ) -> Result<Json<Ended>, ApiError> {
-    let id = session_id(&id)?;
     let ended = state.manager.end_id(&id, EndReason::Revoked).await?;
     Ok(Json(Ended { ended }))
 }
@@ -638,7 +638,7 @@ pub struct UserSessions {
 async fn list_user(
     _: Auth<AdminScope>,
     State(state): State<Shared>,
-    Path(user): Path<String>,
+    UserParam(user): UserParam,
 ) -> Result<Json<UserSessions>, ApiError> {
     let sessions = state.manager.list_user(&user).await?;
     Ok(Json(UserSessions {
@@ -669,7 +669,7 @@ pub struct Revoked {
 async fn revoke_user(
     _: Auth<AdminScope>,
     State(state): State<Shared>,
-    Path(user): Path<String>,
+    UserParam(user): UserParam,
     JsonBody(req): JsonBody<RevokeRequest>,
 ) -> Result<Json<Revoked>, ApiError> {
     let except = match (&req.except_id, &req.except_token) {
@@ -679,8 +679,15 @@ async fn revoke_user(
                 "give except_id or except_token, not both",
             ));
         }
-        (Some(id), None) => Some(session_id(id)?),
-        (None, Some(token)) => Some(sesame::SessionToken::parse(token)?.id()),
+        (Some(id), None) => Some(fields::session_id(id)?),
+        // A malformed token here is a bad field, not a failed credential.
+        (None, Some(token)) => Some(
+            sesame::SessionToken::parse(token)
+                .map_err(|_| {
+                    ApiError::bad_request("invalid_request", "except_token is not a session token")
+                })?
+                .id(),
+        ),
         (None, None) => None,
     };
     let ended = state.manager.revoke_user(&user, except.as_ref()).await?;

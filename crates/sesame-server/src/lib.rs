@@ -12,6 +12,7 @@
 //! | [`stores`] | the store factory: one URL scheme, one match arm |
 //! | [`pending`] | a networked store unreachable at start-up: serve 503, connect in the background |
 //! | [`api`] | the `/v1` routes, extractors for API keys, credentials and bodies |
+//! | [`fields`] | path segments, `device` and integers read as the OpenAPI document says |
 //! | [`error`] | every failure to one status and stable code, in one place |
 //! | [`auth`] | API keys: hashed in the config, compared in constant time, scoped |
 //! | [`cookies`] | cookie values: the token sealed with Fernet, and their inspection |
@@ -32,6 +33,7 @@ pub mod cli;
 pub mod config;
 pub mod cookies;
 pub mod error;
+pub mod fields;
 pub mod metrics;
 pub mod openapi;
 pub mod pending;

@@ -743,6 +743,165 @@ async fn operations_endpoints_and_generic_errors() {
     s.shutdown().await;
 }
 
+/// What API fuzzing (`scripts/api-fuzz.sh`) found, each fixed: a path
+/// segment that is not UTF-8 got axum's plain-text 400; a JSON array was
+/// read as a body object (`[null, null]` revoked every session of a user)
+/// and as `device`; a malformed `except_token` was a 401 as if the
+/// credential had failed; integers written `2.0`, which the document's
+/// `integer` allows, were refused.
+#[tokio::test]
+async fn requests_found_by_api_fuzzing_get_typed_answers() {
+    let s = server().await;
+    for (method, path, code) in [
+        ("GET", "/v1/users/%FF/sessions", "invalid_user_id"),
+        ("POST", "/v1/users/%FF/revoke", "invalid_user_id"),
+        ("GET", "/v1/sessions/%FF", "invalid_session_id"),
+        ("POST", "/v1/sessions/%C3%28/revoke", "invalid_session_id"),
+    ] {
+        let (st, b) = s.call(method, path, Some(ADMIN_KEY), &[], None).await;
+        assert_eq!(
+            (st, b["code"].as_str()),
+            (400, Some(code)),
+            "{method} {path}"
+        );
+    }
+
+    let (token, _, _) = s.create(Some("fuzz")).await;
+    let h = [("sesame-token", token.as_str())];
+    for (method, path, key, headers, body) in [
+        (
+            "POST",
+            "/v1/users/fuzz/revoke",
+            ADMIN_KEY,
+            &[][..],
+            json!([null, null]),
+        ),
+        (
+            "POST",
+            "/v1/sessions",
+            SESSIONS_KEY,
+            &[][..],
+            json!({"device": [UA]}),
+        ),
+        (
+            "POST",
+            "/v1/session/validate",
+            VALIDATE_KEY,
+            &h[..],
+            json!({"device": [UA, null]}),
+        ),
+        (
+            "PATCH",
+            "/v1/session",
+            SESSIONS_KEY,
+            &h[..],
+            json!([{}, [], null]),
+        ),
+    ] {
+        let (st, b) = s.call(method, path, Some(key), headers, Some(body)).await;
+        assert_eq!(
+            (st, b["code"].as_str()),
+            (400, Some("invalid_json")),
+            "{method} {path}"
+        );
+    }
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/users/fuzz/revoke",
+            Some(ADMIN_KEY),
+            &[],
+            Some(json!({"except_token": "not-a-token"})),
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (400, Some("invalid_request")));
+    // None of that ended the session.
+    assert_eq!(s.validate(&token).await.0, 200);
+
+    // `integer` in the document is JSON Schema's: 2.0 is one, 2.5 is not.
+    let inc = |by: Value| json!({"key": "n", "by": by});
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/session/increment",
+            Some(SESSIONS_KEY),
+            &h,
+            Some(inc(json!(2.0))),
+        )
+        .await;
+    assert_eq!((st, b["value"].as_i64()), (200, Some(2)), "{b}");
+    for by in [json!(2.5), json!(9.3e18), json!(-1e19)] {
+        let (st, b) = s
+            .call(
+                "POST",
+                "/v1/session/increment",
+                Some(SESSIONS_KEY),
+                &h,
+                Some(inc(by.clone())),
+            )
+            .await;
+        assert_eq!(
+            (st, b["code"].as_str()),
+            (400, Some("invalid_json")),
+            "by {by}"
+        );
+    }
+    let (_, b) = s
+        .call("GET", "/v1/session", Some(SESSIONS_KEY), &h, None)
+        .await;
+    let version = b["version"].as_u64().unwrap();
+    let (st, b) = s
+        .call(
+            "PATCH",
+            "/v1/session",
+            Some(SESSIONS_KEY),
+            &h,
+            Some(json!({"set": {"a": 1}, "expected_version": version as f64})),
+        )
+        .await;
+    assert_eq!((st, b["version"].as_u64()), (200, Some(version + 1)), "{b}");
+    for expected in [json!(-1), json!(0.5)] {
+        let (st, b) = s
+            .call(
+                "PATCH",
+                "/v1/session",
+                Some(SESSIONS_KEY),
+                &h,
+                Some(json!({"expected_version": expected})),
+            )
+            .await;
+        assert_eq!(
+            (st, b["code"].as_str()),
+            (400, Some("invalid_json")),
+            "{expected}"
+        );
+    }
+
+    // `device.ip` may be null (unknown), as the document says; "" is no address.
+    let create = |device: Value| json!({"device": device});
+    let (st, _) = s
+        .call(
+            "POST",
+            "/v1/sessions",
+            Some(SESSIONS_KEY),
+            &[],
+            Some(create(json!({"ip": null, "user_agent": null}))),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/sessions",
+            Some(SESSIONS_KEY),
+            &[],
+            Some(create(json!({"ip": ""}))),
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (400, Some("invalid_json")));
+    s.shutdown().await;
+}
+
 #[tokio::test]
 async fn reject_new_answers_limit_reached() {
     let mut config = test_config();
@@ -795,6 +954,66 @@ async fn the_document_lists_exactly_the_routes() {
         assert!(st != 404 && st != 405, "{method} {path}: {st}");
     }
     s.shutdown().await;
+}
+
+/// Every `$ref` resolves, every link names an operation and a parameter it
+/// has, and every operation has a unique id: what schemathesis needs to load
+/// the document and follow its links (scripts/api-fuzz.sh).
+#[test]
+fn the_document_refs_and_links_resolve() {
+    fn walk<'a>(v: &'a Value, refs: &mut Vec<&'a str>, links: &mut Vec<&'a Value>) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    refs.push(r);
+                }
+                if let Some(Value::Object(l)) = map.get("links") {
+                    links.extend(l.values());
+                }
+                map.values().for_each(|v| walk(v, refs, links));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, refs, links)),
+            _ => {}
+        }
+    }
+    let doc: Value = serde_json::from_str(sesame_server::openapi::DOCUMENT).unwrap();
+    let (mut refs, mut links) = (Vec::new(), Vec::new());
+    walk(&doc, &mut refs, &mut links);
+    for r in refs {
+        let target = doc
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or(&Value::Null);
+        assert!(target.is_object(), "dangling $ref {r}");
+    }
+    let mut operations = std::collections::HashMap::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            let id = op["operationId"].as_str().unwrap();
+            assert!(
+                operations.insert(id, op).is_none(),
+                "operationId {id} twice"
+            );
+        }
+    }
+    assert!(!links.is_empty());
+    for link in links {
+        let id = link["operationId"].as_str().unwrap();
+        let op = operations.get(id).unwrap_or_else(|| panic!("link to {id}"));
+        for name in link["parameters"].as_object().unwrap().keys() {
+            let (place, name) = name.split_once('.').unwrap();
+            let found = op["parameters"].as_array().unwrap().iter().any(|p| {
+                let p = match p.get("$ref").and_then(Value::as_str) {
+                    Some(r) => doc.pointer(r.trim_start_matches('#')).unwrap(),
+                    None => p,
+                };
+                p["in"] == place && p["name"] == name
+            });
+            assert!(
+                found,
+                "link to {id} sets {place}.{name}, which it does not take"
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -267,8 +267,9 @@ fn type_ok(t: &str, v: &Value) -> bool {
     }
 }
 
-/// A JSON Schema check of the subset the document uses: $ref, type,
-/// properties, required, additionalProperties, items, enum, oneOf, minimum.
+/// A JSON Schema check of the subset the document's responses use: $ref,
+/// type, properties, required, additionalProperties, items, enum, const,
+/// oneOf, anyOf, allOf, minimum (not pattern or formats).
 pub fn validate(doc: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), String> {
     if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
         let mut target = doc;
@@ -286,6 +287,24 @@ pub fn validate(doc: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), 
         if n != 1 {
             return Err(format!("{at}: matches {n} of oneOf"));
         }
+    }
+    if let Some(any_of) = schema.get("anyOf").and_then(Value::as_array)
+        && !any_of.iter().any(|s| validate(doc, s, v, at).is_ok())
+    {
+        return Err(format!("{at}: matches none of anyOf"));
+    }
+    for s in schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        validate(doc, s, v, at)?;
+    }
+    if let Some(c) = schema.get("const")
+        && c != v
+    {
+        return Err(format!("{at}: {v} is not {c}"));
     }
     match schema.get("type") {
         Some(Value::String(t)) if !type_ok(t, v) => return Err(format!("{at}: not {t}: {v}")),
