@@ -129,8 +129,15 @@ impl SessionId {
         &self.0
     }
 
-    /// Lower-case hex, 64 characters.
+    /// Lower-case hex, 64 characters. (Into a buffer first: `hex::encode`
+    /// collects one `char` at a time, a visible cost on the validate path.)
     pub fn to_hex(&self) -> String {
+        let mut buf = vec![0u8; 64];
+        if hex::encode_to_slice(self.0, &mut buf).is_ok()
+            && let Ok(text) = String::from_utf8(buf)
+        {
+            return text;
+        }
         hex::encode(self.0)
     }
 
