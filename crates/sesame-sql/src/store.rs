@@ -19,7 +19,8 @@ use sqlx::{Any, AssertSqlSafe, Executor, Row, Transaction};
 
 use crate::error::{self, Fail};
 use crate::row::{self, Stored, data_json, device_json, ms};
-use crate::{Backend, SqlStore};
+use crate::sqlite_read::{ReadError, Readers};
+use crate::{Backend, SqlStore, SqliteReads};
 
 type Tx = Transaction<'static, Any>;
 type Q = Query<'static, Any, AnyArguments>;
@@ -106,6 +107,46 @@ impl SqlStore {
             Backend::Sqlite => self.inner.write.begin_with("BEGIN IMMEDIATE").await,
             _ => self.inner.write.begin().await,
         }
+    }
+
+    /// Runs a pure read on SQLite's inline readers, on this thread or on the
+    /// blocking pool. `None` when it must go through sqlx instead: no inline
+    /// readers (other databases, in-memory, `SqliteReads::Driver`) or the
+    /// file is locked (sqlx's worker waits for it, the async thread does not).
+    async fn inline<T, F>(&self, read: F) -> Option<Result<T, Fail>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Readers) -> Result<T, ReadError> + Send + 'static,
+    {
+        let readers = self.inner.readers.get()?;
+        let result = match readers.mode() {
+            SqliteReads::Blocking => {
+                let readers = Arc::clone(readers);
+                tokio::task::spawn_blocking(move || read(&readers))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(ReadError::Store(Error::Internal(format!(
+                            "a blocking read failed: {e}"
+                        ))))
+                    })
+            }
+            _ => read(readers),
+        };
+        match result {
+            Ok(v) => Some(Ok(v)),
+            Err(ReadError::Busy) => None,
+            Err(ReadError::Store(e)) => Some(Err(Fail::Store(e))),
+        }
+    }
+
+    /// The row of `id`, outside any transaction.
+    async fn read_session(&self, id: &SessionId) -> Result<Option<Stored>, Fail> {
+        let (sql, key) = (self.inner.sql.select.clone(), *id);
+        if let Some(found) = self.inline(move |r| r.session(&sql, &key)).await {
+            return found;
+        }
+        self.fetch(&self.inner.read, &self.inner.sql.select, id)
+            .await
     }
 
     async fn fetch<'e, E>(
@@ -275,7 +316,7 @@ impl SqlStore {
         t: &Timing,
     ) -> Result<Option<Lookup>, Fail> {
         let sql = &self.inner.sql;
-        let mut record = match self.fetch(&self.inner.read, &sql.select, id).await? {
+        let mut record = match self.read_session(id).await? {
             None => return Ok(Some(Lookup::Missing)),
             Some(Stored::Ended(tombstone)) => {
                 return Ok(Some(Lookup::Ended {
@@ -372,11 +413,7 @@ impl SqlStore {
         let sql = &self.inner.sql;
         let from = rotation.from;
         // The owner of an id never changes, so it can be read before locking.
-        let current_user = live(
-            self.fetch(&self.inner.read, &sql.select, &from).await?,
-            t.now,
-        )?
-        .user_id;
+        let current_user = live(self.read_session(&from).await?, t.now)?.user_id;
         let new_user = rotation.user_id.clone().or_else(|| current_user.clone());
         let mut tx = self.begin().await?;
         let users: Vec<&UserId> = current_user.iter().chain(new_user.iter()).collect();
@@ -426,12 +463,18 @@ impl SqlStore {
     ) -> Result<Option<EndedSession>, Fail> {
         // Only the owner is needed (it never changes), so a corrupt row can
         // still be ended.
-        let row = q(&self.inner.sql.select_user)
-            .bind(id_bytes(id))
-            .fetch_optional(&self.inner.read)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let user: Option<String> = row.try_get(0)?;
+        let (sql, key) = (self.inner.sql.select_user.clone(), *id);
+        let owner = match self.inline(move |r| r.owner(&sql, &key)).await {
+            Some(owner) => owner?,
+            None => {
+                let row = q(&self.inner.sql.select_user)
+                    .bind(id_bytes(id))
+                    .fetch_optional(&self.inner.read)
+                    .await?;
+                row.map(|r| r.try_get::<Option<String>, _>(0)).transpose()?
+            }
+        };
+        let Some(user) = owner else { return Ok(None) };
         if !self
             .end_live(&self.inner.write, id, reason, None, t)
             .await?
@@ -617,19 +660,26 @@ impl Store for SqlStore {
 
     async fn list_user(&self, user: &UserId, t: &Timing) -> Result<Vec<SessionRecord>> {
         self.run(|| async {
-            let rows = q(&self.inner.sql.list_user)
-                .bind(user.as_str().to_owned())
-                .bind(ms(t.now))
-                .bind(ms(t.now))
-                .fetch_all(&self.inner.read)
-                .await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in &rows {
-                if let Stored::Live(record) = row::decode(r)? {
-                    out.push(record);
+            let (sql, owner, now) = (self.inner.sql.list_user.clone(), user.clone(), t.now);
+            let stored = match self.inline(move |r| r.list(&sql, &owner, now)).await {
+                Some(stored) => stored?,
+                None => {
+                    let rows = q(&self.inner.sql.list_user)
+                        .bind(user.as_str().to_owned())
+                        .bind(ms(t.now))
+                        .bind(ms(t.now))
+                        .fetch_all(&self.inner.read)
+                        .await?;
+                    rows.iter().map(row::decode).collect::<Result<Vec<_>>>()?
                 }
-            }
-            Ok(out)
+            };
+            Ok(stored
+                .into_iter()
+                .filter_map(|s| match s {
+                    Stored::Live(record) => Some(record),
+                    Stored::Ended(_) => None,
+                })
+                .collect())
         })
         .await
     }
