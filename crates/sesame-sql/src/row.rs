@@ -4,6 +4,8 @@
 //! reason, an id of the wrong length) is `Error::Corrupt` for that session
 //! only; the store goes on serving every other row.
 
+use std::borrow::Cow;
+
 use sesame::lifecycle::{EndReason, Successor, Tombstone};
 use sesame::{Data, DeviceInfo, Error, SessionId, SessionRecord, Timestamp, UserId};
 use sqlx::Row;
@@ -55,10 +57,11 @@ pub(crate) fn reason(id: &[u8], text: &str) -> Result<EndReason, Error> {
 /// Typed access to a result row's columns, so one [`decode`] serves both
 /// drivers: sqlx's `AnyRow` and, for SQLite's inline reads, rusqlite's `Row`.
 /// A value of the wrong type is `Error::Internal` (a schema the store did not
-/// create), like any other unreadable column.
+/// create), like any other unreadable column. Values may be borrowed from the
+/// row (rusqlite) or owned (sqlx).
 pub(crate) trait Columns {
-    fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>, Error>;
-    fn text(&self, i: usize) -> Result<Option<String>, Error>;
+    fn bytes(&self, i: usize) -> Result<Option<Cow<'_, [u8]>>, Error>;
+    fn text(&self, i: usize) -> Result<Option<Cow<'_, str>>, Error>;
     fn int(&self, i: usize) -> Result<Option<i64>, Error>;
 }
 
@@ -71,11 +74,13 @@ fn required<T>(v: Option<T>, i: usize) -> Result<T, Error> {
 }
 
 impl Columns for AnyRow {
-    fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>, Error> {
-        self.try_get(i).map_err(unreadable)
+    fn bytes(&self, i: usize) -> Result<Option<Cow<'_, [u8]>>, Error> {
+        let v: Option<Vec<u8>> = self.try_get(i).map_err(unreadable)?;
+        Ok(v.map(Cow::Owned))
     }
-    fn text(&self, i: usize) -> Result<Option<String>, Error> {
-        self.try_get(i).map_err(unreadable)
+    fn text(&self, i: usize) -> Result<Option<Cow<'_, str>>, Error> {
+        let v: Option<String> = self.try_get(i).map_err(unreadable)?;
+        Ok(v.map(Cow::Owned))
     }
     fn int(&self, i: usize) -> Result<Option<i64>, Error> {
         self.try_get(i).map_err(unreadable)
@@ -86,7 +91,7 @@ impl Columns for AnyRow {
 pub(crate) fn decode<R: Columns + ?Sized>(row: &R) -> Result<Stored, Error> {
     let raw_id = required(row.bytes(0)?, 0)?;
     let id = session_id(&raw_id)?;
-    let user_id = user_id(&raw_id, row.text(1)?)?;
+    let user_id = user_id(&raw_id, row.text(1)?.map(Cow::into_owned))?;
     if let Some(text) = row.text(10)? {
         let reason = reason(&raw_id, &text)?;
         let ended_at = row.int(11)?;

@@ -21,6 +21,7 @@
 //! waits with the configured `busy_timeout`, so an async thread never sleeps
 //! in SQLite's busy handler.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags, params};
 use sesame::{Error, SessionId, Timestamp, UserId};
 
@@ -86,16 +88,38 @@ fn map(e: rusqlite::Error) -> ReadError {
     }
 }
 
+/// Columns read in place (no copy of the text or blob out of SQLite's row).
 impl Columns for rusqlite::Row<'_> {
-    fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>, Error> {
-        self.get(i).map_err(row::unreadable)
+    fn bytes(&self, i: usize) -> Result<Option<Cow<'_, [u8]>>, Error> {
+        match self.get_ref(i).map_err(row::unreadable)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Blob(b) => Ok(Some(Cow::Borrowed(b))),
+            other => Err(wrong_type(i, "BLOB", other)),
+        }
     }
-    fn text(&self, i: usize) -> Result<Option<String>, Error> {
-        self.get(i).map_err(row::unreadable)
+    fn text(&self, i: usize) -> Result<Option<Cow<'_, str>>, Error> {
+        match self.get_ref(i).map_err(row::unreadable)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .map(|s| Some(Cow::Borrowed(s)))
+                .map_err(row::unreadable),
+            other => Err(wrong_type(i, "TEXT", other)),
+        }
     }
     fn int(&self, i: usize) -> Result<Option<i64>, Error> {
-        self.get(i).map_err(row::unreadable)
+        match self.get_ref(i).map_err(row::unreadable)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Integer(n) => Ok(Some(n)),
+            other => Err(wrong_type(i, "INTEGER", other)),
+        }
     }
+}
+
+fn wrong_type(i: usize, expected: &str, got: ValueRef<'_>) -> Error {
+    row::unreadable(format!(
+        "column {i} is {}, expected {expected}",
+        got.data_type()
+    ))
 }
 
 /// A pool of read-only connections to one SQLite file. Cheap to share.
@@ -195,8 +219,10 @@ impl Readers {
         let result = read(&conn);
         // A connection that failed in SQLite itself (I/O, a vanished file) is
         // dropped; the next read opens a fresh one. Statements are reset when
-        // their rows are dropped, so a pooled connection holds no snapshot.
-        let healthy = !matches!(&result, Err(ReadError::Store(Error::StoreUnavailable(_))));
+        // their rows are dropped, so a pooled connection holds no snapshot;
+        // one inside a transaction (never begun here) would, and is dropped.
+        let healthy = !matches!(&result, Err(ReadError::Store(Error::StoreUnavailable(_))))
+            && conn.is_autocommit();
         if healthy && !self.closed.load(Ordering::Acquire) {
             let mut idle = self.idle.lock();
             if idle.len() < self.keep {
@@ -224,7 +250,7 @@ impl Readers {
             let mut stmt = conn.prepare_cached(sql)?;
             let mut rows = stmt.query(params![id.as_bytes().as_slice()])?;
             match rows.next()? {
-                Some(r) => Ok(Some(r.text(0)?)),
+                Some(r) => Ok(Some(r.text(0)?.map(Cow::into_owned))),
                 None => Ok(None),
             }
         })

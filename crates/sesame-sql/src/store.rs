@@ -51,6 +51,36 @@ fn live(stored: Option<Stored>, now: Timestamp) -> Result<SessionRecord> {
     }
 }
 
+/// What a load does with the row it read.
+enum Next {
+    /// Answer as read: missing, a tombstone, or live with no touch due.
+    Done(Lookup),
+    /// End the expired session (conditional write), then answer.
+    Expire(SessionRecord, EndReason),
+    /// Write the touch (conditional), then answer.
+    Touch(SessionRecord),
+}
+
+fn next(stored: Option<Stored>, mode: LoadMode, t: &Timing) -> Next {
+    let record = match stored {
+        None => return Next::Done(Lookup::Missing),
+        Some(Stored::Ended(tombstone)) => {
+            return Next::Done(Lookup::Ended {
+                tombstone,
+                just_ended: false,
+            });
+        }
+        Some(Stored::Live(r)) => r,
+    };
+    if let Some(reason) = record.expired_reason(t.now) {
+        Next::Expire(record, reason)
+    } else if mode == LoadMode::Touch && t.needs_touch(record.last_accessed) {
+        Next::Touch(record)
+    } else {
+        Next::Done(Lookup::Live(record))
+    }
+}
+
 /// The tombstone an expired session leaves: it ended at its expiry instant.
 fn expiry_tombstone(r: &SessionRecord, reason: EndReason) -> Tombstone {
     let ended_at = match reason {
@@ -309,6 +339,25 @@ impl SqlStore {
         })
     }
 
+    /// The hot path of `load` on SQLite with inline reads: one read, and the
+    /// answer when it needs no write (the touch not due, not expired). It
+    /// cannot wait on anything, so it skips `run`'s retry loop and timer.
+    /// `None`: take the full path (which reads again).
+    fn load_inline(&self, id: &SessionId, mode: LoadMode, t: &Timing) -> Option<Result<Lookup>> {
+        let readers = self.inner.readers.get()?;
+        if readers.mode() != SqliteReads::Inline {
+            return None;
+        }
+        match readers.session(&self.inner.sql.select, id) {
+            Ok(stored) => match next(stored, mode, t) {
+                Next::Done(found) => Some(Ok(found)),
+                Next::Expire(..) | Next::Touch(_) => None,
+            },
+            Err(ReadError::Busy) => None,
+            Err(ReadError::Store(e)) => Some(Err(e)),
+        }
+    }
+
     async fn load_once(
         &self,
         id: &SessionId,
@@ -316,62 +365,55 @@ impl SqlStore {
         t: &Timing,
     ) -> Result<Option<Lookup>, Fail> {
         let sql = &self.inner.sql;
-        let mut record = match self.read_session(id).await? {
-            None => return Ok(Some(Lookup::Missing)),
-            Some(Stored::Ended(tombstone)) => {
-                return Ok(Some(Lookup::Ended {
-                    tombstone,
-                    just_ended: false,
-                }));
+        match next(self.read_session(id).await?, mode, t) {
+            Next::Done(found) => Ok(Some(found)),
+            Next::Expire(record, reason) => {
+                // End it here; the conditional statement lets one caller win.
+                let tombstone = expiry_tombstone(&record, reason);
+                let purge_at = t.purge_at(tombstone.ended_at);
+                let done = if purge_at > t.now {
+                    q(&sql.expire)
+                        .bind(reason.as_str())
+                        .bind(ms(tombstone.ended_at))
+                        .bind(ms(purge_at))
+                        .bind(id_bytes(id))
+                        .bind(ms(t.now))
+                        .bind(ms(t.now))
+                        .execute(&self.inner.write)
+                        .await?
+                } else {
+                    q(&sql.delete_expired)
+                        .bind(id_bytes(id))
+                        .bind(ms(t.now))
+                        .bind(ms(t.now))
+                        .execute(&self.inner.write)
+                        .await?
+                };
+                if done.rows_affected() == 1 {
+                    return Ok(Some(Lookup::Ended {
+                        tombstone,
+                        just_ended: true,
+                    }));
+                }
+                Ok(None) // someone else ended it: read again
             }
-            Some(Stored::Live(r)) => r,
-        };
-        if let Some(reason) = record.expired_reason(t.now) {
-            // End it here; the conditional statement lets one caller win.
-            let tombstone = expiry_tombstone(&record, reason);
-            let purge_at = t.purge_at(tombstone.ended_at);
-            let done = if purge_at > t.now {
-                q(&sql.expire)
-                    .bind(reason.as_str())
-                    .bind(ms(tombstone.ended_at))
-                    .bind(ms(purge_at))
+            Next::Touch(mut record) => {
+                record.touch(t);
+                let done = q(&sql.touch)
+                    .bind(ms(record.last_accessed))
+                    .bind(ms(record.idle_expires_at))
+                    .bind(ms(record.expires_at()))
                     .bind(id_bytes(id))
                     .bind(ms(t.now))
                     .bind(ms(t.now))
                     .execute(&self.inner.write)
-                    .await?
-            } else {
-                q(&sql.delete_expired)
-                    .bind(id_bytes(id))
-                    .bind(ms(t.now))
-                    .bind(ms(t.now))
-                    .execute(&self.inner.write)
-                    .await?
-            };
-            if done.rows_affected() == 1 {
-                return Ok(Some(Lookup::Ended {
-                    tombstone,
-                    just_ended: true,
-                }));
-            }
-            return Ok(None); // someone else ended it: read again
-        }
-        if mode == LoadMode::Touch && t.needs_touch(record.last_accessed) {
-            record.touch(t);
-            let done = q(&sql.touch)
-                .bind(ms(record.last_accessed))
-                .bind(ms(record.idle_expires_at))
-                .bind(ms(record.expires_at()))
-                .bind(id_bytes(id))
-                .bind(ms(t.now))
-                .bind(ms(t.now))
-                .execute(&self.inner.write)
-                .await?;
-            if done.rows_affected() != 1 {
-                return Ok(None); // it ended meanwhile: read again
+                    .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(None); // it ended meanwhile: read again
+                }
+                Ok(Some(Lookup::Live(record)))
             }
         }
-        Ok(Some(Lookup::Live(record)))
     }
 
     /// Locks a live session, lets `change` edit it, and writes data, version
@@ -593,6 +635,9 @@ impl Store for SqlStore {
     }
 
     async fn load(&self, id: &SessionId, mode: LoadMode, t: &Timing) -> Result<Lookup> {
+        if let Some(found) = self.load_inline(id, mode, t) {
+            return found;
+        }
         self.run(|| async {
             for _ in 0..ATTEMPTS {
                 if let Some(found) = self.load_once(id, mode, t).await? {
