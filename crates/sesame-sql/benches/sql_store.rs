@@ -1,6 +1,6 @@
 //! SQL store throughput: create and load-with-touch ops/s at 1 and 16
-//! concurrent callers on SQLite (once per read path: inline, on
-//! `spawn_blocking`, through sqlx), PostgreSQL and MariaDB, and one cleanup of
+//! concurrent callers on SQLite (once per read path: inline, through sqlx),
+//! PostgreSQL and MariaDB, and one cleanup of
 //! 100,000 expired sessions among 1,000,000.
 //!
 //! `cargo bench -p sesame-sql --bench sql_store` (PostgreSQL and MySQL from
@@ -210,12 +210,6 @@ async fn main() {
             sqlite("bench.db"),
             None,
             SqliteReads::Inline,
-        ),
-        (
-            "SQLite (FULL), reads on spawn_blocking",
-            sqlite("blocking.db"),
-            None,
-            SqliteReads::Blocking,
         ),
         (
             "SQLite (FULL), reads through sqlx",

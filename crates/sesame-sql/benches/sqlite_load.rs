@@ -4,7 +4,7 @@
 //! valgrind's callgrind for instruction counts.
 //!
 //! `cargo bench -p sesame-sql --bench sqlite_load -- [PATH ...] [--loads N]`
-//! with PATH among `inline`, `blocking`, `driver`, `memory` (default: all,
+//! with PATH among `inline`, `driver`, `memory` (default: all,
 //! N = 200,000). Each path is timed over N loads after 1,000 warm-up loads,
 //! on a table of 2,000 sessions.
 
@@ -68,9 +68,8 @@ async fn run(path: &str, dir: &std::path::Path, loads: usize) {
         _ => {
             let reads = match path {
                 "inline" => SqliteReads::Inline,
-                "blocking" => SqliteReads::Blocking,
                 "driver" => SqliteReads::Driver,
-                other => panic!("unknown path {other:?}: inline, blocking, driver, memory"),
+                other => panic!("unknown path {other:?}: inline, driver, memory"),
             };
             let url = format!(
                 "sqlite://{}?mode=rwc",
@@ -107,9 +106,7 @@ fn main() {
         }
     }
     if paths.is_empty() {
-        paths = ["inline", "blocking", "driver", "memory"]
-            .map(String::from)
-            .to_vec();
+        paths = ["inline", "driver", "memory"].map(String::from).to_vec();
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

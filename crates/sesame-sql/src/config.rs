@@ -40,16 +40,16 @@ pub enum SqliteReads {
     /// On the calling task's thread, through a small pool of read-only
     /// connections (rusqlite, the same SQLite library). The default: a load
     /// by primary key takes microseconds when its pages are in the OS cache,
-    /// less than handing it to another thread and back. It blocks the async
-    /// worker for that long, and for a disk read on a cache miss.
+    /// less than handing it to another thread and back (4–5× the loads per
+    /// second, docs/BENCHMARKS.md). It holds the async worker thread for that
+    /// long, and for a disk read on a page-cache miss; it never waits on a
+    /// lock (a locked file is read through sqlx instead).
     #[default]
     Inline,
-    /// The same read-only connections, on tokio's blocking thread pool
-    /// (`spawn_blocking`): for a database on slow storage, where a cache
-    /// miss should not hold an async worker.
-    Blocking,
-    /// Through sqlx's connection pool, like writes (one worker thread per
-    /// connection): the behaviour before inline reads.
+    /// Through sqlx's connection pool, like writes (a worker thread per
+    /// connection, so the async threads never run SQLite): for a database on
+    /// slow storage (a network file system, a cold disk) where a cache miss
+    /// should not hold an async worker.
     Driver,
 }
 

@@ -125,7 +125,7 @@ struct Inner {
     read: AnyPool,
     /// SQLite: read-only connections for the pure reads, run without a
     /// thread hop (`sqlite_read`); unset when reads go through `read`.
-    readers: OnceLock<Arc<Readers>>,
+    readers: OnceLock<Readers>,
     sql: Statements,
     /// The bound on one whole operation.
     op_timeout: Duration,
@@ -224,9 +224,9 @@ impl SqlStore {
         }
         // The inline readers open the file sqlx has opened and migrated.
         #[cfg(feature = "sqlite")]
-        if backend == Backend::Sqlite {
+        if backend == Backend::Sqlite && config.sqlite_reads == SqliteReads::Inline {
             let keep = usize::try_from(config.max_connections).unwrap_or(usize::MAX);
-            if let Some(readers) = Readers::open(url, config.sqlite_reads, keep)? {
+            if let Some(readers) = Readers::open(url, keep)? {
                 store.inner.readers.get_or_init(|| readers);
             }
         }

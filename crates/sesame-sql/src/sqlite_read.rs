@@ -24,7 +24,6 @@
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -33,7 +32,6 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags, params};
 use sesame::{Error, SessionId, Timestamp, UserId};
 
-use crate::SqliteReads;
 use crate::error;
 use crate::row::{self, Columns, Stored, ms};
 
@@ -130,16 +128,11 @@ pub(crate) struct Readers {
     /// How many idle connections are kept.
     keep: usize,
     closed: AtomicBool,
-    /// Inline or on the blocking pool.
-    mode: SqliteReads,
 }
 
 impl std::fmt::Debug for Readers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Readers")
-            .field("path", &self.path)
-            .field("mode", &self.mode)
-            .finish()
+        f.debug_struct("Readers").field("path", &self.path).finish()
     }
 }
 
@@ -147,11 +140,8 @@ impl Readers {
     /// Readers for the file behind a `sqlite:` URL, opened after sqlx has
     /// opened (and migrated) it. `None` when the reads must stay on sqlx: an
     /// in-memory database (its pages are private to sqlx's connection),
-    /// `immutable` or a custom `vfs` in the URL, or `SqliteReads::Driver`.
-    pub fn open(url: &str, mode: SqliteReads, keep: usize) -> Result<Option<Arc<Self>>, Error> {
-        if mode == SqliteReads::Driver {
-            return Ok(None);
-        }
+    /// `immutable` or a custom `vfs` in the URL.
+    pub fn open(url: &str, keep: usize) -> Result<Option<Self>, Error> {
         let query = url.split_once('?').map_or("", |(_, q)| q);
         let special = query.split('&').any(|pair| {
             let key = pair.split('=').next().unwrap_or_default();
@@ -163,13 +153,12 @@ impl Readers {
         }
         let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
             .map_err(|e| Error::Config(format!("sql.url: {e}")))?;
-        let readers = Arc::new(Readers {
+        let readers = Readers {
             path: options.get_filename().to_path_buf(),
             idle: Mutex::new(Vec::new()),
             keep: keep.max(1),
             closed: AtomicBool::new(false),
-            mode,
-        });
+        };
         // Open one now: a file sqlx could open but we cannot is an error at
         // connect, not on the first request.
         let first = readers.connect().map_err(|e| match map(e) {
@@ -185,11 +174,6 @@ impl Readers {
         }
         readers.idle.lock().push(first);
         Ok(Some(readers))
-    }
-
-    /// Inline or on the blocking pool.
-    pub fn mode(&self) -> SqliteReads {
-        self.mode
     }
 
     fn connect(&self) -> rusqlite::Result<Connection> {

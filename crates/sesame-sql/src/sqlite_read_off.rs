@@ -4,7 +4,6 @@
 
 use sesame::{Error, SessionId, Timestamp, UserId};
 
-use crate::SqliteReads;
 use crate::row::Stored;
 
 /// Why an inline read gave no answer (never built here).
@@ -23,9 +22,6 @@ pub(crate) enum ReadError {
 pub(crate) enum Readers {}
 
 impl Readers {
-    pub fn mode(&self) -> SqliteReads {
-        match *self {}
-    }
     pub fn session(&self, _: &str, _: &SessionId) -> Result<Option<Stored>, ReadError> {
         match *self {}
     }

@@ -20,7 +20,7 @@ use sqlx::{Any, AssertSqlSafe, Executor, Row, Transaction};
 use crate::error::{self, Fail};
 use crate::row::{self, Stored, data_json, device_json, ms};
 use crate::sqlite_read::{ReadError, Readers};
-use crate::{Backend, SqlStore, SqliteReads};
+use crate::{Backend, SqlStore};
 
 type Tx = Transaction<'static, Any>;
 type Q = Query<'static, Any, AnyArguments>;
@@ -139,30 +139,16 @@ impl SqlStore {
         }
     }
 
-    /// Runs a pure read on SQLite's inline readers, on this thread or on the
-    /// blocking pool. `None` when it must go through sqlx instead: no inline
-    /// readers (other databases, in-memory, `SqliteReads::Driver`) or the
-    /// file is locked (sqlx's worker waits for it, the async thread does not).
-    async fn inline<T, F>(&self, read: F) -> Option<Result<T, Fail>>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Readers) -> Result<T, ReadError> + Send + 'static,
-    {
+    /// Runs a pure read on SQLite's inline readers, on this thread. `None`
+    /// when it must go through sqlx instead: no inline readers (other
+    /// databases, in-memory, `SqliteReads::Driver`) or the file is locked
+    /// (sqlx's worker waits for it, the async thread does not).
+    fn inline<T>(
+        &self,
+        read: impl FnOnce(&Readers) -> Result<T, ReadError>,
+    ) -> Option<Result<T, Fail>> {
         let readers = self.inner.readers.get()?;
-        let result = match readers.mode() {
-            SqliteReads::Blocking => {
-                let readers = Arc::clone(readers);
-                tokio::task::spawn_blocking(move || read(&readers))
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(ReadError::Store(Error::Internal(format!(
-                            "a blocking read failed: {e}"
-                        ))))
-                    })
-            }
-            _ => read(readers),
-        };
-        match result {
+        match read(readers) {
             Ok(v) => Some(Ok(v)),
             Err(ReadError::Busy) => None,
             Err(ReadError::Store(e)) => Some(Err(Fail::Store(e))),
@@ -171,8 +157,7 @@ impl SqlStore {
 
     /// The row of `id`, outside any transaction.
     async fn read_session(&self, id: &SessionId) -> Result<Option<Stored>, Fail> {
-        let (sql, key) = (self.inner.sql.select.clone(), *id);
-        if let Some(found) = self.inline(move |r| r.session(&sql, &key)).await {
+        if let Some(found) = self.inline(|r| r.session(&self.inner.sql.select, id)) {
             return found;
         }
         self.fetch(&self.inner.read, &self.inner.sql.select, id)
@@ -345,9 +330,6 @@ impl SqlStore {
     /// `None`: take the full path (which reads again).
     fn load_inline(&self, id: &SessionId, mode: LoadMode, t: &Timing) -> Option<Result<Lookup>> {
         let readers = self.inner.readers.get()?;
-        if readers.mode() != SqliteReads::Inline {
-            return None;
-        }
         match readers.session(&self.inner.sql.select, id) {
             Ok(stored) => match next(stored, mode, t) {
                 Next::Done(found) => Some(Ok(found)),
@@ -505,8 +487,7 @@ impl SqlStore {
     ) -> Result<Option<EndedSession>, Fail> {
         // Only the owner is needed (it never changes), so a corrupt row can
         // still be ended.
-        let (sql, key) = (self.inner.sql.select_user.clone(), *id);
-        let owner = match self.inline(move |r| r.owner(&sql, &key)).await {
+        let owner = match self.inline(|r| r.owner(&self.inner.sql.select_user, id)) {
             Some(owner) => owner?,
             None => {
                 let row = q(&self.inner.sql.select_user)
@@ -705,8 +686,7 @@ impl Store for SqlStore {
 
     async fn list_user(&self, user: &UserId, t: &Timing) -> Result<Vec<SessionRecord>> {
         self.run(|| async {
-            let (sql, owner, now) = (self.inner.sql.list_user.clone(), user.clone(), t.now);
-            let stored = match self.inline(move |r| r.list(&sql, &owner, now)).await {
+            let stored = match self.inline(|r| r.list(&self.inner.sql.list_user, user, t.now)) {
                 Some(stored) => stored?,
                 None => {
                     let rows = q(&self.inner.sql.list_user)

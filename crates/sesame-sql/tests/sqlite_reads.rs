@@ -1,19 +1,12 @@
 //! SQLite's read paths. The default — pure reads inline on read-only rusqlite
 //! connections beside sqlx's writer — runs the conformance suite in
-//! `tests/sqlite.rs`; here the suite runs again with reads on the blocking
-//! pool and through sqlx, and the inline path is checked for what it must
+//! `tests/sqlite.rs`; here the suite runs again with reads through sqlx
+//! (`SqliteReads::Driver`), and the inline path is checked for what it must
 //! never break: a write (from this store or another one on the file, like
 //! `sesame sessions revoke`) is seen by the very next read, a locked file is
 //! waited for off the async thread, and errors keep their types.
 
 mod common;
-
-mod blocking_reads {
-    use sesame_sql::SqliteReads;
-    sesame::store_conformance_tests!(|| super::common::sqlite_with(
-        super::common::config().with_sqlite_reads(SqliteReads::Blocking)
-    ));
-}
 
 mod driver_reads {
     use sesame_sql::SqliteReads;
@@ -194,11 +187,7 @@ mod inline {
     /// does not exist is `Internal`, a closed store `StoreUnavailable`.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn errors_keep_their_types_on_every_read_path() {
-        for reads in [
-            SqliteReads::Inline,
-            SqliteReads::Blocking,
-            SqliteReads::Driver,
-        ] {
+        for reads in [SqliteReads::Inline, SqliteReads::Driver] {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
             let config = SqlConfig::new().with_sqlite_reads(reads);
