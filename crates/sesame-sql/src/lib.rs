@@ -39,6 +39,15 @@
 //!   has no cycle.
 //! - Every operation is bounded: acquire timeout, server-side statement
 //!   timeout, and a client-side bound on the whole operation.
+//!
+//! # SQLite reads
+//! Writes go through sqlx's single writer connection. Pure reads (a load's
+//! `SELECT`, `list_user`, the owner lookup before `end`/`rotate`) run on the
+//! calling thread over read-only rusqlite connections to the same file and
+//! the same SQLite library ([`SqliteReads::Inline`], the default): no thread
+//! hop per statement. Each read is a fresh WAL snapshot, so a write committed
+//! by this store or another process is seen by the next read; nothing is
+//! cached. [`SqliteReads::Driver`] reads through sqlx instead.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

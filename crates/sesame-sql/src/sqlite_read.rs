@@ -17,9 +17,16 @@
 //!
 //! **Lock waits.** The readers' busy timeout is zero. A WAL reader rarely
 //! meets a lock (WAL recovery, another process holding the file in exclusive
-//! mode); when it does, the read is handed back to sqlx, whose worker thread
-//! waits with the configured `busy_timeout`, so an async thread never sleeps
-//! in SQLite's busy handler.
+//! mode, a file switched to rollback-journal mode while a writer commits);
+//! when it does, the read is handed back to sqlx, whose worker thread waits
+//! with the configured `busy_timeout`, so an async thread never sleeps in
+//! SQLite's busy handler.
+//!
+//! **One SQLite.** rusqlite and sqlx share the one `libsqlite3-sys` of the
+//! build (Cargo allows one crate per `links = "sqlite3"`), so the process has
+//! one copy of SQLite and its POSIX lock bookkeeping sees every connection:
+//! two copies in one process could drop each other's locks (sqlite.org,
+//! "How To Corrupt An SQLite Database File", 2.2.1).
 
 use std::borrow::Cow;
 use std::path::PathBuf;

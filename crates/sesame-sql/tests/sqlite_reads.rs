@@ -79,6 +79,53 @@ mod inline {
         cli_store.close().await;
     }
 
+    const REVOKER_ENV: &str = "SESAME_SQL_REVOKER_DB";
+
+    /// `sesame sessions revoke` from another process, while this one serves:
+    /// the next load here refuses the session. The other process is this
+    /// test binary run again with `SESAME_SQL_REVOKER_DB` set; it revokes
+    /// alice's sessions in that file and exits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revoke_by_another_process_is_seen_by_the_next_load() {
+        if let Ok(path) = std::env::var(REVOKER_ENV) {
+            let url = format!("sqlite://{path}");
+            let store = SqlStore::connect(&url).await.unwrap();
+            let revoked = manager(&store).revoke_user("alice", None).await.unwrap();
+            assert_eq!(revoked.len(), 1, "the child found alice's session");
+            store.close().await;
+            return;
+        }
+        let t = common::sqlite().await.unwrap();
+        let server = manager(&t.store);
+        let device = DeviceInfo::default();
+        let created = server
+            .create(Some("alice"), Default::default(), device.clone())
+            .await
+            .unwrap();
+        let token = created.token.expose();
+        for _ in 0..3 {
+            assert!(server.load(token, &device).await.is_ok());
+        }
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "inline::a_revoke_by_another_process_is_seen_by_the_next_load",
+                "--exact",
+                "--test-threads=1",
+            ])
+            .env(REVOKER_ENV, t.path.as_ref().unwrap())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "the revoking process failed");
+        match server.load(token, &device).await {
+            Err(Error::Ended {
+                reason: EndReason::Revoked,
+            }) => {}
+            other => panic!("a session revoked by another process loaded: {other:?}"),
+        }
+        assert!(server.list_user("alice").await.unwrap().is_empty());
+    }
+
     /// Writes through sqlx's writer and reads on the inline readers of one
     /// store, interleaved from many tasks: every read returns the version
     /// its own task wrote last, or a later one, never an older one.
