@@ -40,7 +40,7 @@ pub enum SqliteReads {
     /// On the calling task's thread, through a small pool of read-only
     /// connections (rusqlite, the same SQLite library). The default: a load
     /// by primary key takes microseconds when its pages are in the OS cache,
-    /// less than handing it to another thread and back (4–5× the loads per
+    /// less than handing it to another thread and back (5–12× the loads per
     /// second, docs/BENCHMARKS.md). It holds the async worker thread for that
     /// long, and for a disk read on a page-cache miss; it never waits on a
     /// lock (a locked file is read through sqlx instead).
