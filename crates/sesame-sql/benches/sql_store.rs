@@ -1,5 +1,6 @@
 //! SQL store throughput: create and load-with-touch ops/s at 1 and 16
-//! concurrent callers on SQLite, PostgreSQL and MariaDB, and one cleanup of
+//! concurrent callers on SQLite (once per read path: inline, through sqlx),
+//! PostgreSQL and MariaDB, and one cleanup of
 //! 100,000 expired sessions among 1,000,000.
 //!
 //! `cargo bench -p sesame-sql --bench sql_store` (PostgreSQL and MySQL from
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use sesame::store::{LoadMode, Timing};
 use sesame::{SessionId, SessionRecord, SessionToken, Store, Timestamp, UserId};
-use sesame_sql::{SqlConfig, SqlStore};
+use sesame_sql::{SqlConfig, SqlStore, SqliteReads};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
 const BASE: u64 = 1_700_000_000_000;
@@ -201,14 +202,22 @@ async fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().unwrap();
-    let mut targets = vec![(
-        "SQLite (FULL)",
-        format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("bench.db").display()
+    let sqlite = |file: &str| format!("sqlite://{}?mode=rwc", dir.path().join(file).display());
+    // SQLite once per read path (the first, the default, also runs cleanup).
+    let mut targets = vec![
+        (
+            "SQLite (FULL)",
+            sqlite("bench.db"),
+            None,
+            SqliteReads::Inline,
         ),
-        None,
-    )];
+        (
+            "SQLite (FULL), reads through sqlx",
+            sqlite("driver.db"),
+            None,
+            SqliteReads::Driver,
+        ),
+    ];
     for (name, var) in [
         ("PostgreSQL", "SESAME_TEST_POSTGRES_URL"),
         ("MariaDB", "SESAME_TEST_MYSQL_URL"),
@@ -218,6 +227,7 @@ async fn main() {
                 name,
                 url,
                 Some(format!("b{}_", sesame::testing::unique_suffix())),
+                SqliteReads::Inline,
             )),
             _ => eprintln!("{name}: {var} not set, skipped"),
         }
@@ -227,14 +237,18 @@ async fn main() {
     );
     println!("| --- | --- | --- | --- | --- |");
     let mut stores = Vec::new();
-    for (name, url, prefix) in &targets {
-        let mut config = SqlConfig::new().with_max_connections(16);
+    for (name, url, prefix, reads) in &targets {
+        let mut config = SqlConfig::new()
+            .with_max_connections(16)
+            .with_sqlite_reads(*reads);
         if let Some(p) = prefix {
             config = config.with_table_prefix(p);
         }
         let store = SqlStore::connect_with(url, config).await.unwrap();
         throughput(name, store.clone(), secs).await;
-        stores.push((name, url, prefix, store));
+        if !name.contains(", reads") {
+            stores.push((name, url, prefix, store));
+        }
     }
     println!();
     println!("| store | rows | expired ended | duration | tombstones purged | duration |");

@@ -30,6 +30,29 @@ impl SqliteSync {
     }
 }
 
+/// Where a [`SqlStore`](crate::SqlStore) on SQLite runs its pure reads (a
+/// load's `SELECT`, the owner lookup before an `end` or a `rotate`,
+/// `list_user`). Writes always go through sqlx's single writer connection.
+/// Every choice reads the committed state of the file at the moment of the
+/// read (no cache): a revoke by another process is seen by the next read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteReads {
+    /// On the calling task's thread, through a small pool of read-only
+    /// connections (rusqlite, the same SQLite library). The default: a load
+    /// by primary key takes microseconds when its pages are in the OS cache,
+    /// less than handing it to another thread and back (5–12× the loads per
+    /// second, docs/BENCHMARKS.md). It holds the async worker thread for that
+    /// long, and for a disk read on a page-cache miss; it never waits on a
+    /// lock (a locked file is read through sqlx instead).
+    #[default]
+    Inline,
+    /// Through sqlx's connection pool, like writes (a worker thread per
+    /// connection, so the async threads never run SQLite): for a database on
+    /// slow storage (a network file system, a cold disk) where a cache miss
+    /// should not hold an async worker.
+    Driver,
+}
+
 /// Settings of a [`SqlStore`](crate::SqlStore). Build with the `with_*`
 /// methods; [`SqlConfig::default`] is what [`SqlStore::connect`](crate::SqlStore::connect) uses.
 #[derive(Debug, Clone)]
@@ -43,6 +66,7 @@ pub struct SqlConfig {
     pub(crate) schema: Option<String>,
     pub(crate) sqlite_sync: SqliteSync,
     pub(crate) migrate: bool,
+    pub(crate) sqlite_reads: SqliteReads,
 }
 
 impl Default for SqlConfig {
@@ -57,6 +81,7 @@ impl Default for SqlConfig {
             schema: None,
             sqlite_sync: SqliteSync::Full,
             migrate: true,
+            sqlite_reads: SqliteReads::Inline,
         }
     }
 }
@@ -64,13 +89,14 @@ impl Default for SqlConfig {
 impl SqlConfig {
     /// The defaults: 10 connections, 2 s connect and acquire timeouts, 5 s
     /// statement timeout, tables `sesame_sessions` and `sesame_users`, SQLite
-    /// `synchronous=FULL`, migrations run on connect.
+    /// `synchronous=FULL` with reads inline, migrations run on connect.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The most connections the pool opens (default 10). SQLite uses this many
-    /// readers plus one writer connection.
+    /// sqlx readers plus one writer connection, and keeps up to this many idle
+    /// inline readers (see [`SqliteReads`]).
     pub fn with_max_connections(mut self, n: u32) -> Self {
         self.max_connections = n;
         self
@@ -121,6 +147,14 @@ impl SqlConfig {
     /// SQLite's sync level (default [`SqliteSync::Full`]).
     pub fn with_sqlite_sync(mut self, sync: SqliteSync) -> Self {
         self.sqlite_sync = sync;
+        self
+    }
+
+    /// Where SQLite runs its pure reads (default [`SqliteReads::Inline`]);
+    /// ignored by PostgreSQL and MySQL. An in-memory SQLite database always
+    /// reads through sqlx.
+    pub fn with_sqlite_reads(mut self, reads: SqliteReads) -> Self {
+        self.sqlite_reads = reads;
         self
     }
 

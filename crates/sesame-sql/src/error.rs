@@ -78,7 +78,7 @@ fn is_full(code: &str) -> bool {
 }
 
 /// Codes that mean the statement itself is wrong, not the database's state.
-fn is_bug(code: &str) -> bool {
+pub(crate) fn is_bug(code: &str) -> bool {
     // SQLSTATE classes 42 (syntax, undefined table), 23 (constraint), 22
     // (data exception) on PostgreSQL and MySQL.
     if code.len() == 5

@@ -39,6 +39,15 @@
 //!   has no cycle.
 //! - Every operation is bounded: acquire timeout, server-side statement
 //!   timeout, and a client-side bound on the whole operation.
+//!
+//! # SQLite reads
+//! Writes go through sqlx's single writer connection. Pure reads (a load's
+//! `SELECT`, `list_user`, the owner lookup before `end`/`rotate`) run on the
+//! calling thread over read-only rusqlite connections to the same file and
+//! the same SQLite library ([`SqliteReads::Inline`], the default): no thread
+//! hop per statement. Each read is a fresh WAL snapshot, so a write committed
+//! by this store or another process is seen by the next read; nothing is
+//! cached. [`SqliteReads::Driver`] reads through sqlx instead.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -47,25 +56,32 @@ mod error;
 mod row;
 mod schema;
 mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite_read;
+#[cfg(not(feature = "sqlite"))]
+#[path = "sqlite_read_off.rs"]
+mod sqlite_read;
 mod store;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Once, OnceLock};
 use std::time::Duration;
 
 use sesame::{Error, Result};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, ConnectOptions, Connection, Executor};
 
-pub use config::{SqlConfig, SqliteSync};
+pub use config::{SqlConfig, SqliteReads, SqliteSync};
 pub use schema::migrate;
 
 use crate::sql::{Statements, Tables};
+use crate::sqlite_read::Readers;
 
 /// Which database a [`SqlStore`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
-    /// SQLite: one file, WAL mode, one writer connection and a pool of readers.
+    /// SQLite: one file, WAL mode, one writer connection (sqlx) and a pool of
+    /// read-only connections that read on the calling thread.
     Sqlite,
     /// PostgreSQL.
     Postgres,
@@ -116,6 +132,9 @@ struct Inner {
     write: AnyPool,
     /// Reads. SQLite: a pool of readers (WAL lets them run beside the writer).
     read: AnyPool,
+    /// SQLite: read-only connections for the pure reads, run without a
+    /// thread hop (`sqlite_read`); unset when reads go through `read`.
+    readers: OnceLock<Readers>,
     sql: Statements,
     /// The bound on one whole operation.
     op_timeout: Duration,
@@ -214,6 +233,7 @@ impl SqlStore {
                 backend,
                 write,
                 read,
+                readers: OnceLock::new(),
                 sql: Statements::new(backend, tables),
                 op_timeout: config.acquire_timeout + config.statement_timeout,
                 retries: AtomicU64::new(0),
@@ -221,6 +241,14 @@ impl SqlStore {
         };
         if config.migrate {
             store.migrate().await?;
+        }
+        // The inline readers open the file sqlx has opened and migrated.
+        #[cfg(feature = "sqlite")]
+        if backend == Backend::Sqlite && config.sqlite_reads == SqliteReads::Inline {
+            let keep = usize::try_from(config.max_connections).unwrap_or(usize::MAX);
+            if let Some(readers) = Readers::open(url, keep)? {
+                store.inner.readers.get_or_init(|| readers);
+            }
         }
         Ok(store)
     }
@@ -250,6 +278,9 @@ impl SqlStore {
 
     /// Closes the pools; later operations fail with `StoreUnavailable`.
     pub async fn close(&self) {
+        if let Some(readers) = self.inner.readers.get() {
+            readers.close();
+        }
         self.inner.read.close().await;
         self.inner.write.close().await;
     }

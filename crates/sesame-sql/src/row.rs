@@ -4,6 +4,8 @@
 //! reason, an id of the wrong length) is `Error::Corrupt` for that session
 //! only; the store goes on serving every other row.
 
+use std::borrow::Cow;
+
 use sesame::lifecycle::{EndReason, Successor, Tombstone};
 use sesame::{Data, DeviceInfo, Error, SessionId, SessionRecord, Timestamp, UserId};
 use sqlx::Row;
@@ -52,23 +54,51 @@ pub(crate) fn reason(id: &[u8], text: &str) -> Result<EndReason, Error> {
         .map_err(|_| corrupt(id, format!("unknown end reason {text:?}")))
 }
 
+/// Typed access to a result row's columns, so one [`decode`] serves both
+/// drivers: sqlx's `AnyRow` and, for SQLite's inline reads, rusqlite's `Row`.
+/// A value of the wrong type is `Error::Internal` (a schema the store did not
+/// create), like any other unreadable column. Values may be borrowed from the
+/// row (rusqlite) or owned (sqlx).
+pub(crate) trait Columns {
+    fn bytes(&self, i: usize) -> Result<Option<Cow<'_, [u8]>>, Error>;
+    fn text(&self, i: usize) -> Result<Option<Cow<'_, str>>, Error>;
+    fn int(&self, i: usize) -> Result<Option<i64>, Error>;
+}
+
+pub(crate) fn unreadable(e: impl std::fmt::Display) -> Error {
+    Error::Internal(format!("reading a session row: {e}"))
+}
+
+fn required<T>(v: Option<T>, i: usize) -> Result<T, Error> {
+    v.ok_or_else(|| unreadable(format!("column {i} is NULL")))
+}
+
+impl Columns for AnyRow {
+    fn bytes(&self, i: usize) -> Result<Option<Cow<'_, [u8]>>, Error> {
+        let v: Option<Vec<u8>> = self.try_get(i).map_err(unreadable)?;
+        Ok(v.map(Cow::Owned))
+    }
+    fn text(&self, i: usize) -> Result<Option<Cow<'_, str>>, Error> {
+        let v: Option<String> = self.try_get(i).map_err(unreadable)?;
+        Ok(v.map(Cow::Owned))
+    }
+    fn int(&self, i: usize) -> Result<Option<i64>, Error> {
+        self.try_get(i).map_err(unreadable)
+    }
+}
+
 /// Decodes a row selected with [`crate::sql::COLUMNS`].
-pub(crate) fn decode(row: &AnyRow) -> Result<Stored, Error> {
-    let get_err = |e: sqlx::Error| Error::Internal(format!("reading a session row: {e}"));
-    let raw_id: Vec<u8> = row.try_get(0).map_err(get_err)?;
+pub(crate) fn decode<R: Columns + ?Sized>(row: &R) -> Result<Stored, Error> {
+    let raw_id = required(row.bytes(0)?, 0)?;
     let id = session_id(&raw_id)?;
-    let user: Option<String> = row.try_get(1).map_err(get_err)?;
-    let user_id = user_id(&raw_id, user)?;
-    let end_reason: Option<String> = row.try_get(10).map_err(get_err)?;
-    if let Some(text) = end_reason {
+    let user_id = user_id(&raw_id, row.text(1)?.map(Cow::into_owned))?;
+    if let Some(text) = row.text(10)? {
         let reason = reason(&raw_id, &text)?;
-        let ended_at: Option<i64> = row.try_get(11).map_err(get_err)?;
-        let successor: Option<Vec<u8>> = row.try_get(12).map_err(get_err)?;
-        let grace_until: Option<i64> = row.try_get(13).map_err(get_err)?;
-        let successor = match successor {
+        let ended_at = row.int(11)?;
+        let successor = match row.bytes(12)? {
             Some(bytes) => Some(Successor {
                 id: session_id(&bytes)?,
-                grace_until: ts(grace_until.unwrap_or(0)),
+                grace_until: ts(row.int(13)?.unwrap_or(0)),
             }),
             None => None,
         };
@@ -80,16 +110,15 @@ pub(crate) fn decode(row: &AnyRow) -> Result<Stored, Error> {
             successor,
         }));
     }
-    let data: String = row.try_get(2).map_err(get_err)?;
+    let data = required(row.text(2)?, 2)?;
     let data: Data = serde_json::from_str(&data)
         .map_err(|e| corrupt(&raw_id, format!("data is not a JSON object: {e}")))?;
-    let device: Option<String> = row.try_get(9).map_err(get_err)?;
-    let device: DeviceInfo = match device {
+    let device: DeviceInfo = match row.text(9)? {
         Some(text) => serde_json::from_str(&text)
             .map_err(|e| corrupt(&raw_id, format!("device is not valid: {e}")))?,
         None => DeviceInfo::default(),
     };
-    let int = |i: usize| -> Result<i64, Error> { row.try_get::<i64, _>(i).map_err(get_err) };
+    let int = |i: usize| -> Result<i64, Error> { required(row.int(i)?, i) };
     Ok(Stored::Live(SessionRecord {
         id,
         user_id,

@@ -19,6 +19,7 @@ use sqlx::{Any, AssertSqlSafe, Executor, Row, Transaction};
 
 use crate::error::{self, Fail};
 use crate::row::{self, Stored, data_json, device_json, ms};
+use crate::sqlite_read::{ReadError, Readers};
 use crate::{Backend, SqlStore};
 
 type Tx = Transaction<'static, Any>;
@@ -47,6 +48,36 @@ fn live(stored: Option<Stored>, now: Timestamp) -> Result<SessionRecord> {
             Some(reason) => Err(Error::Ended { reason }),
             None => Ok(r),
         },
+    }
+}
+
+/// What a load does with the row it read.
+enum Next {
+    /// Answer as read: missing, a tombstone, or live with no touch due.
+    Done(Lookup),
+    /// End the expired session (conditional write), then answer.
+    Expire(SessionRecord, EndReason),
+    /// Write the touch (conditional), then answer.
+    Touch(SessionRecord),
+}
+
+fn next(stored: Option<Stored>, mode: LoadMode, t: &Timing) -> Next {
+    let record = match stored {
+        None => return Next::Done(Lookup::Missing),
+        Some(Stored::Ended(tombstone)) => {
+            return Next::Done(Lookup::Ended {
+                tombstone,
+                just_ended: false,
+            });
+        }
+        Some(Stored::Live(r)) => r,
+    };
+    if let Some(reason) = record.expired_reason(t.now) {
+        Next::Expire(record, reason)
+    } else if mode == LoadMode::Touch && t.needs_touch(record.last_accessed) {
+        Next::Touch(record)
+    } else {
+        Next::Done(Lookup::Live(record))
     }
 }
 
@@ -106,6 +137,31 @@ impl SqlStore {
             Backend::Sqlite => self.inner.write.begin_with("BEGIN IMMEDIATE").await,
             _ => self.inner.write.begin().await,
         }
+    }
+
+    /// Runs a pure read on SQLite's inline readers, on this thread. `None`
+    /// when it must go through sqlx instead: no inline readers (other
+    /// databases, in-memory, `SqliteReads::Driver`) or the file is locked
+    /// (sqlx's worker waits for it, the async thread does not).
+    fn inline<T>(
+        &self,
+        read: impl FnOnce(&Readers) -> Result<T, ReadError>,
+    ) -> Option<Result<T, Fail>> {
+        let readers = self.inner.readers.get()?;
+        match read(readers) {
+            Ok(v) => Some(Ok(v)),
+            Err(ReadError::Busy) => None,
+            Err(ReadError::Store(e)) => Some(Err(Fail::Store(e))),
+        }
+    }
+
+    /// The row of `id`, outside any transaction.
+    async fn read_session(&self, id: &SessionId) -> Result<Option<Stored>, Fail> {
+        if let Some(found) = self.inline(|r| r.session(&self.inner.sql.select, id)) {
+            return found;
+        }
+        self.fetch(&self.inner.read, &self.inner.sql.select, id)
+            .await
     }
 
     async fn fetch<'e, E>(
@@ -268,6 +324,22 @@ impl SqlStore {
         })
     }
 
+    /// The hot path of `load` on SQLite with inline reads: one read, and the
+    /// answer when it needs no write (the touch not due, not expired). It
+    /// cannot wait on anything, so it skips `run`'s retry loop and timer.
+    /// `None`: take the full path (which reads again).
+    fn load_inline(&self, id: &SessionId, mode: LoadMode, t: &Timing) -> Option<Result<Lookup>> {
+        let readers = self.inner.readers.get()?;
+        match readers.session(&self.inner.sql.select, id) {
+            Ok(stored) => match next(stored, mode, t) {
+                Next::Done(found) => Some(Ok(found)),
+                Next::Expire(..) | Next::Touch(_) => None,
+            },
+            Err(ReadError::Busy) => None,
+            Err(ReadError::Store(e)) => Some(Err(e)),
+        }
+    }
+
     async fn load_once(
         &self,
         id: &SessionId,
@@ -275,62 +347,55 @@ impl SqlStore {
         t: &Timing,
     ) -> Result<Option<Lookup>, Fail> {
         let sql = &self.inner.sql;
-        let mut record = match self.fetch(&self.inner.read, &sql.select, id).await? {
-            None => return Ok(Some(Lookup::Missing)),
-            Some(Stored::Ended(tombstone)) => {
-                return Ok(Some(Lookup::Ended {
-                    tombstone,
-                    just_ended: false,
-                }));
+        match next(self.read_session(id).await?, mode, t) {
+            Next::Done(found) => Ok(Some(found)),
+            Next::Expire(record, reason) => {
+                // End it here; the conditional statement lets one caller win.
+                let tombstone = expiry_tombstone(&record, reason);
+                let purge_at = t.purge_at(tombstone.ended_at);
+                let done = if purge_at > t.now {
+                    q(&sql.expire)
+                        .bind(reason.as_str())
+                        .bind(ms(tombstone.ended_at))
+                        .bind(ms(purge_at))
+                        .bind(id_bytes(id))
+                        .bind(ms(t.now))
+                        .bind(ms(t.now))
+                        .execute(&self.inner.write)
+                        .await?
+                } else {
+                    q(&sql.delete_expired)
+                        .bind(id_bytes(id))
+                        .bind(ms(t.now))
+                        .bind(ms(t.now))
+                        .execute(&self.inner.write)
+                        .await?
+                };
+                if done.rows_affected() == 1 {
+                    return Ok(Some(Lookup::Ended {
+                        tombstone,
+                        just_ended: true,
+                    }));
+                }
+                Ok(None) // someone else ended it: read again
             }
-            Some(Stored::Live(r)) => r,
-        };
-        if let Some(reason) = record.expired_reason(t.now) {
-            // End it here; the conditional statement lets one caller win.
-            let tombstone = expiry_tombstone(&record, reason);
-            let purge_at = t.purge_at(tombstone.ended_at);
-            let done = if purge_at > t.now {
-                q(&sql.expire)
-                    .bind(reason.as_str())
-                    .bind(ms(tombstone.ended_at))
-                    .bind(ms(purge_at))
+            Next::Touch(mut record) => {
+                record.touch(t);
+                let done = q(&sql.touch)
+                    .bind(ms(record.last_accessed))
+                    .bind(ms(record.idle_expires_at))
+                    .bind(ms(record.expires_at()))
                     .bind(id_bytes(id))
                     .bind(ms(t.now))
                     .bind(ms(t.now))
                     .execute(&self.inner.write)
-                    .await?
-            } else {
-                q(&sql.delete_expired)
-                    .bind(id_bytes(id))
-                    .bind(ms(t.now))
-                    .bind(ms(t.now))
-                    .execute(&self.inner.write)
-                    .await?
-            };
-            if done.rows_affected() == 1 {
-                return Ok(Some(Lookup::Ended {
-                    tombstone,
-                    just_ended: true,
-                }));
-            }
-            return Ok(None); // someone else ended it: read again
-        }
-        if mode == LoadMode::Touch && t.needs_touch(record.last_accessed) {
-            record.touch(t);
-            let done = q(&sql.touch)
-                .bind(ms(record.last_accessed))
-                .bind(ms(record.idle_expires_at))
-                .bind(ms(record.expires_at()))
-                .bind(id_bytes(id))
-                .bind(ms(t.now))
-                .bind(ms(t.now))
-                .execute(&self.inner.write)
-                .await?;
-            if done.rows_affected() != 1 {
-                return Ok(None); // it ended meanwhile: read again
+                    .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(None); // it ended meanwhile: read again
+                }
+                Ok(Some(Lookup::Live(record)))
             }
         }
-        Ok(Some(Lookup::Live(record)))
     }
 
     /// Locks a live session, lets `change` edit it, and writes data, version
@@ -372,11 +437,7 @@ impl SqlStore {
         let sql = &self.inner.sql;
         let from = rotation.from;
         // The owner of an id never changes, so it can be read before locking.
-        let current_user = live(
-            self.fetch(&self.inner.read, &sql.select, &from).await?,
-            t.now,
-        )?
-        .user_id;
+        let current_user = live(self.read_session(&from).await?, t.now)?.user_id;
         let new_user = rotation.user_id.clone().or_else(|| current_user.clone());
         let mut tx = self.begin().await?;
         let users: Vec<&UserId> = current_user.iter().chain(new_user.iter()).collect();
@@ -426,12 +487,17 @@ impl SqlStore {
     ) -> Result<Option<EndedSession>, Fail> {
         // Only the owner is needed (it never changes), so a corrupt row can
         // still be ended.
-        let row = q(&self.inner.sql.select_user)
-            .bind(id_bytes(id))
-            .fetch_optional(&self.inner.read)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let user: Option<String> = row.try_get(0)?;
+        let owner = match self.inline(|r| r.owner(&self.inner.sql.select_user, id)) {
+            Some(owner) => owner?,
+            None => {
+                let row = q(&self.inner.sql.select_user)
+                    .bind(id_bytes(id))
+                    .fetch_optional(&self.inner.read)
+                    .await?;
+                row.map(|r| r.try_get::<Option<String>, _>(0)).transpose()?
+            }
+        };
+        let Some(user) = owner else { return Ok(None) };
         if !self
             .end_live(&self.inner.write, id, reason, None, t)
             .await?
@@ -550,6 +616,9 @@ impl Store for SqlStore {
     }
 
     async fn load(&self, id: &SessionId, mode: LoadMode, t: &Timing) -> Result<Lookup> {
+        if let Some(found) = self.load_inline(id, mode, t) {
+            return found;
+        }
         self.run(|| async {
             for _ in 0..ATTEMPTS {
                 if let Some(found) = self.load_once(id, mode, t).await? {
@@ -617,19 +686,25 @@ impl Store for SqlStore {
 
     async fn list_user(&self, user: &UserId, t: &Timing) -> Result<Vec<SessionRecord>> {
         self.run(|| async {
-            let rows = q(&self.inner.sql.list_user)
-                .bind(user.as_str().to_owned())
-                .bind(ms(t.now))
-                .bind(ms(t.now))
-                .fetch_all(&self.inner.read)
-                .await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in &rows {
-                if let Stored::Live(record) = row::decode(r)? {
-                    out.push(record);
+            let stored = match self.inline(|r| r.list(&self.inner.sql.list_user, user, t.now)) {
+                Some(stored) => stored?,
+                None => {
+                    let rows = q(&self.inner.sql.list_user)
+                        .bind(user.as_str().to_owned())
+                        .bind(ms(t.now))
+                        .bind(ms(t.now))
+                        .fetch_all(&self.inner.read)
+                        .await?;
+                    rows.iter().map(row::decode).collect::<Result<Vec<_>>>()?
                 }
-            }
-            Ok(out)
+            };
+            Ok(stored
+                .into_iter()
+                .filter_map(|s| match s {
+                    Stored::Live(record) => Some(record),
+                    Stored::Ended(_) => None,
+                })
+                .collect())
         })
         .await
     }

@@ -37,10 +37,15 @@ pub fn config() -> SqlConfig {
 
 /// A store in a fresh SQLite file.
 pub async fn sqlite() -> Option<TestStore> {
+    sqlite_with(config()).await
+}
+
+/// A store in a fresh SQLite file, with `config`.
+pub async fn sqlite_with(config: SqlConfig) -> Option<TestStore> {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("sessions.db");
     let url = format!("sqlite://{}?mode=rwc", path.display());
-    let store = SqlStore::connect_with(&url, config())
+    let store = SqlStore::connect_with(&url, config)
         .await
         .expect("open sqlite");
     Some(TestStore {
