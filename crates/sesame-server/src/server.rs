@@ -209,11 +209,12 @@ pub struct Running {
     task: JoinHandle<std::io::Result<()>>,
     cleanup: Option<JoinHandle<()>>,
     grace: std::time::Duration,
+    store: StoreHandle,
 }
 
 impl Running {
     /// Stops accepting, waits for in-flight requests (at most the shutdown
-    /// timeout), and stops the scheduler.
+    /// timeout), stops the scheduler and closes the store's connections.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -221,6 +222,12 @@ impl Running {
         if let Some(c) = self.cleanup.take() {
             c.abort();
         }
+        let served = self.wait_for_requests().await;
+        self.store.close().await;
+        served
+    }
+
+    async fn wait_for_requests(&mut self) -> std::io::Result<()> {
         match tokio::time::timeout(self.grace, &mut self.task).await {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(std::io::Error::other(join)),
@@ -270,5 +277,6 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         task,
         cleanup,
         grace: config.limits.shutdown_timeout.0,
+        store: built.store,
     })
 }

@@ -26,6 +26,18 @@ pub struct StoreHandle {
     pub kind: &'static str,
     /// Counts live sessions, when the store can do so cheaply.
     pub live_count: Option<Arc<dyn Fn() -> i64 + Send + Sync>>,
+    /// The SQL store, closed on shutdown: its inline SQLite readers first,
+    /// then the pools, so the last connection to go can remove the WAL files.
+    pub sql: Option<SqlStore>,
+}
+
+impl StoreHandle {
+    /// Releases the store's connections (after the last request).
+    pub async fn close(&self) {
+        if let Some(sql) = &self.sql {
+            sql.close().await;
+        }
+    }
 }
 
 impl std::fmt::Debug for StoreHandle {
@@ -135,6 +147,7 @@ pub async fn open(url: &str, create: bool) -> Result<StoreHandle, OpenError> {
                 live_count: Some(Arc::new(move || {
                     i64::try_from(counted.live_sessions()).unwrap_or(i64::MAX)
                 })),
+                sql: None,
             })
         }
         "sqlite" => {
@@ -175,12 +188,14 @@ pub async fn open(url: &str, create: bool) -> Result<StoreHandle, OpenError> {
                 store: Arc::new(store),
                 kind,
                 live_count: None,
+                sql: None,
             })
         }
         "memcached" | "memcache" => Ok(StoreHandle {
             store: Arc::new(MemcachedStore::connect(url).await?),
             kind: "memcached",
             live_count: None,
+            sql: None,
         }),
         _ => {
             check_url(url)?;
@@ -233,6 +248,7 @@ pub async fn open_for_serve(url: &str) -> Result<StoreHandle, OpenError> {
                 store: crate::pending::Pending::start(url.to_owned(), kind, &e),
                 kind,
                 live_count: None,
+                sql: None,
             })
         }
         other => other,
@@ -277,9 +293,10 @@ fn with_schema(url: &str, config: SqlConfig) -> (String, SqlConfig) {
 
 fn sql_handle(store: SqlStore, kind: &'static str) -> StoreHandle {
     StoreHandle {
-        store: Arc::new(store),
+        store: Arc::new(store.clone()),
         kind,
         live_count: None,
+        sql: Some(store),
     }
 }
 

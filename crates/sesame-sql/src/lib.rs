@@ -127,14 +127,16 @@ pub struct SqlStore {
 
 struct Inner {
     backend: Backend,
+    /// SQLite: read-only connections for the pure reads, run without a
+    /// thread hop (`sqlite_read`); unset when reads go through `read`.
+    /// Declared (so dropped) before the pools: SQLite removes the WAL files
+    /// when the last connection closes, unless that one is read-only.
+    readers: OnceLock<Readers>,
     /// Writes (and, except on SQLite, reads). SQLite: one connection, so
     /// writers queue here instead of spinning on the file lock.
     write: AnyPool,
     /// Reads. SQLite: a pool of readers (WAL lets them run beside the writer).
     read: AnyPool,
-    /// SQLite: read-only connections for the pure reads, run without a
-    /// thread hop (`sqlite_read`); unset when reads go through `read`.
-    readers: OnceLock<Readers>,
     sql: Statements,
     /// The bound on one whole operation.
     op_timeout: Duration,
