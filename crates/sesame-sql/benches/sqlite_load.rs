@@ -8,44 +8,16 @@
 //! N = 200,000). Each path is timed over N loads after 1,000 warm-up loads,
 //! on a table of 2,000 sessions.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use sesame::store::{LoadMode, Lookup, Timing};
-use sesame::{MemoryStore, SessionId, SessionRecord, SessionToken, Store, Timestamp, UserId};
+use sesame::store::{LoadMode, Lookup};
+use sesame::{MemoryStore, SessionId, Store};
 use sesame_sql::{SqlConfig, SqlStore, SqliteReads};
 
-const BASE: u64 = 1_700_000_000_000;
+mod fixtures;
+use fixtures::{BASE, record, timing};
+
 const SESSIONS: u64 = 2_000;
-
-fn timing(now: u64) -> Timing {
-    Timing {
-        now: Timestamp::from_millis(now),
-        idle_timeout: Duration::from_secs(3600 * 24 * 365),
-        touch_interval: Duration::from_secs(60),
-        tombstone_ttl: Duration::from_secs(600),
-    }
-}
-
-fn record(i: u64) -> SessionRecord {
-    let t = timing(BASE);
-    let mut data = sesame::Data::new();
-    data.insert(
-        "cart".into(),
-        serde_json::json!({"items": [i, 2, 3], "theme": "dark"}),
-    );
-    SessionRecord {
-        id: SessionToken::generate().unwrap().id(),
-        user_id: Some(UserId::new(format!("user-{}", i % 1000)).unwrap()),
-        data,
-        version: 1,
-        created_at: t.now,
-        token_issued_at: t.now,
-        last_accessed: t.now,
-        idle_expires_at: t.now.plus(t.idle_timeout),
-        absolute_expires_at: t.now.plus(t.idle_timeout),
-        device: sesame::DeviceInfo::default().with_user_agent("bench/1.0"),
-    }
-}
 
 /// Loads `n` sessions round-robin; returns ns per load.
 async fn time_loads(store: &dyn Store, ids: &[SessionId], n: usize) -> f64 {
