@@ -87,6 +87,21 @@ async fn until_ready(c: &TestServer, limit: Duration) -> Duration {
     }
 }
 
+/// Validates `token` until it answers 200 — anything else meanwhile must be
+/// 503 `store_unavailable` — and returns how long that took.
+async fn until_validates(c: &TestServer, token: &str, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let (st, b) = c.validate(token).await;
+        if st == 200 {
+            return started.elapsed();
+        }
+        assert_eq!(code(&b), Some("store_unavailable"), "{b}");
+        assert!(started.elapsed() < limit, "no recovery");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// `PRAGMA integrity_check` on an SQLite file (opened read-write, so that a
 /// WAL left by a killed process is recovered first, as the server would).
 async fn integrity_check(db: &Path) -> String {
@@ -342,18 +357,8 @@ async fn redis_lost_mid_load_fails_fast_and_comes_back_with_every_kept_session()
     );
 
     redis.restart();
-    let back = Instant::now();
     let probe = acked.lock()[0].clone();
-    loop {
-        let (st, b) = c.validate(&probe).await;
-        if st == 200 {
-            break;
-        }
-        assert_eq!(code(&b), Some("store_unavailable"), "{b}");
-        assert!(back.elapsed() < Duration::from_secs(10), "no recovery");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let recovery = back.elapsed();
+    let recovery = until_validates(&c, &probe, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::Relaxed);
     for l in load {
@@ -897,17 +902,7 @@ async fn slow_store_times_out_fast_while_health_checks_answer() {
     assert!(delayed < Duration::from_secs(1), "{delayed:?}");
 
     proxy.set(Mode::Normal);
-    let back = Instant::now();
-    loop {
-        let (st, b) = c.validate(&token).await;
-        if st == 200 {
-            break;
-        }
-        assert_eq!(code(&b), Some("store_unavailable"), "{b}");
-        assert!(back.elapsed() < Duration::from_secs(5), "no recovery");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let recovery = back.elapsed();
+    let recovery = until_validates(&c, &token, Duration::from_secs(5)).await;
     c.create(Some("ann")).await;
     until_ready(&c, Duration::from_secs(1)).await;
     server.assert_healthy();
