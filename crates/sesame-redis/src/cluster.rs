@@ -56,7 +56,7 @@ fn is_live(fields: &[Option<String>], now: Timestamp) -> bool {
 
 impl RedisStore {
     async fn index_members(&self, ukey: &str) -> Result<Vec<String>> {
-        self.cmd(redis::cmd("ZRANGE").arg(ukey).arg(0).arg(-1).clone())
+        self.cmd(redis::cmd("ZRANGE").arg(ukey).arg(0).arg(-1))
             .await
     }
 
@@ -66,14 +66,7 @@ impl RedisStore {
         let probes = ids.iter().map(|id| async move {
             let key = keys::session_hex(&self.prefix, id);
             let f: Vec<Option<String>> = self
-                .cmd(
-                    redis::cmd("HMGET")
-                        .arg(key)
-                        .arg("st")
-                        .arg("ie")
-                        .arg("ae")
-                        .clone(),
-                )
+                .cmd(redis::cmd("HMGET").arg(key).arg("st").arg("ie").arg("ae"))
                 .await?;
             Ok::<_, Error>((!is_live(&f, t.now)).then(|| id.clone()))
         });
@@ -152,14 +145,13 @@ impl RedisStore {
         let hex = id.to_hex();
         let n = usize::from_str_radix(keys::bucket_of(&hex), 16).unwrap_or(0);
         let _: i64 = self
-            .cmd(redis::cmd("DEL").arg(self.session_key(id)).clone())
+            .cmd(redis::cmd("DEL").arg(self.session_key(id)))
             .await?;
         let _: i64 = self
             .cmd(
                 redis::cmd("ZREM")
                     .arg(keys::expiry_bucket(&self.prefix, n))
-                    .arg(hex)
-                    .clone(),
+                    .arg(hex),
             )
             .await?;
         Ok(())
@@ -170,7 +162,7 @@ impl RedisStore {
             return Ok(());
         }
         let _: i64 = self
-            .cmd(redis::cmd("ZREM").arg(self.user_key(user)).arg(ids).clone())
+            .cmd(redis::cmd("ZREM").arg(self.user_key(user)).arg(ids))
             .await?;
         Ok(())
     }
@@ -225,8 +217,7 @@ impl RedisStore {
                     .arg("ie")
                     .arg("ae")
                     .arg("r")
-                    .arg("u")
-                    .clone(),
+                    .arg("u"),
             )
             .await?;
         let field = |i: usize| peek.get(i).cloned().flatten();
@@ -340,7 +331,7 @@ impl RedisStore {
         let reads = members.iter().map(|hex| async move {
             let id = sid(hex)?;
             let fields: Value = self
-                .cmd(redis::cmd("HGETALL").arg(self.session_key(&id)).clone())
+                .cmd(redis::cmd("HGETALL").arg(self.session_key(&id)))
                 .await?;
             let pairs = crate::reply::pairs(fields)?;
             if pairs.iter().any(|(k, v)| k == "st" && v == "L") {

@@ -27,6 +27,15 @@ pub fn text(v: &Value) -> Result<String> {
     }
 }
 
+/// A string reply, taking its bytes (no copy).
+fn into_text(v: Value) -> Result<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b).map_err(|_| bad("not UTF-8")),
+        Value::SimpleString(s) => Ok(s),
+        other => text(&other),
+    }
+}
+
 /// An integer reply (or a string holding one).
 pub fn int(v: &Value) -> Result<i64> {
     match v {
@@ -38,15 +47,21 @@ pub fn int(v: &Value) -> Result<i64> {
 /// The field/value pairs of a flat `HGETALL`-style array (or a map reply).
 pub fn pairs(v: Value) -> Result<Vec<(String, String)>> {
     if let Value::Map(m) = v {
-        return m.iter().map(|(k, v)| Ok((text(k)?, text(v)?))).collect();
+        return m
+            .into_iter()
+            .map(|(k, v)| Ok((into_text(k)?, into_text(v)?)))
+            .collect();
     }
     let flat = array(v)?;
-    flat.chunks(2)
-        .map(|c| match c {
-            [k, v] => Ok((text(k)?, text(v)?)),
-            _ => Err(bad("odd number of hash fields")),
-        })
-        .collect()
+    if flat.len() % 2 != 0 {
+        return Err(bad("odd number of hash fields"));
+    }
+    let mut out = Vec::with_capacity(flat.len() / 2);
+    let mut values = flat.into_iter();
+    while let (Some(k), Some(v)) = (values.next(), values.next()) {
+        out.push((into_text(k)?, into_text(v)?));
+    }
+    Ok(out)
 }
 
 /// A list of strings.

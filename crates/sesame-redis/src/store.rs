@@ -101,7 +101,7 @@ impl RedisStore {
     }
 
     /// Runs one command, bounded by the command timeout.
-    pub(crate) async fn cmd<T: FromRedisValue>(&self, cmd: Cmd) -> Result<T> {
+    pub(crate) async fn cmd<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T> {
         let mut conn = self.conn.clone();
         bounded(self.timeout, cmd.query_async::<T>(&mut conn))
             .await?
@@ -264,7 +264,7 @@ impl Store for RedisStore {
         // has just expired — does the script run, and it decides again
         // atomically. So a load inside the touch interval writes nothing and
         // costs one plain read.
-        let snapshot = pairs(self.cmd(redis::cmd("HGETALL").arg(&key).clone()).await?)?;
+        let snapshot = pairs(self.cmd(redis::cmd("HGETALL").arg(&key)).await?)?;
         if snapshot.is_empty() {
             return Ok(Lookup::Missing);
         }
@@ -452,7 +452,7 @@ impl Store for RedisStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        let _: String = self.cmd(redis::cmd("PING")).await?;
+        let _: String = self.cmd(&redis::cmd("PING")).await?;
         Ok(())
     }
 }
