@@ -13,6 +13,10 @@ use criterion::{Criterion, criterion_main};
 use sesame_server::config::{ApiKeyConfig, Config};
 use tower::ServiceExt;
 
+/// The `sesame` binary's allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const KEY: &str = "sk_bench_key_not_secret";
 const BODY: &str = r#"{"device":{"user_agent":"bench"}}"#;
 
