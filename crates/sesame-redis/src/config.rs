@@ -17,6 +17,15 @@ pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(250);
 /// - `redis+cluster://[user:password@]host:port,host:port,...` (or
 ///   `rediss+cluster://`) — a Redis Cluster, given any of its nodes
 ///   (database 0 only: a cluster has no others).
+///
+/// A user name or password with reserved characters (`@`, `:`, `/`, `%`, …)
+/// must be percent-encoded in the URL.
+///
+/// TLS trusts the webpki (Mozilla) roots by default. A server whose
+/// certificate comes from a private CA needs
+/// [`with_root_certificates`](Self::with_root_certificates); a server that
+/// asks for client certificates (mutual TLS) needs
+/// [`with_client_certificate`](Self::with_client_certificate).
 #[derive(Clone)]
 pub struct RedisConfig {
     pub(crate) url: String,
@@ -25,6 +34,12 @@ pub struct RedisConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) reconnect_retries: usize,
     pub(crate) max_backoff: Duration,
+    /// PEM root certificates that replace the webpki roots.
+    #[cfg(feature = "tls")]
+    pub(crate) root_certificates: Option<Vec<u8>>,
+    /// PEM client certificate chain and private key for mutual TLS.
+    #[cfg(feature = "tls")]
+    pub(crate) client_certificate: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for RedisConfig {
@@ -34,6 +49,7 @@ impl std::fmt::Debug for RedisConfig {
             .field("prefix", &self.prefix)
             .field("command_timeout", &self.command_timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("custom_tls", &self.custom_tls())
             .finish_non_exhaustive()
     }
 }
@@ -50,6 +66,10 @@ impl RedisConfig {
             connect_timeout: DEFAULT_COMMAND_TIMEOUT,
             reconnect_retries: 6,
             max_backoff: Duration::from_secs(1),
+            #[cfg(feature = "tls")]
+            root_certificates: None,
+            #[cfg(feature = "tls")]
+            client_certificate: None,
         }
     }
 
@@ -80,9 +100,145 @@ impl RedisConfig {
         self
     }
 
+    /// Trusts the CA certificate(s) in `pem` — one or more `CERTIFICATE`
+    /// blocks, as in a `ca.crt` file — for a `rediss://` or
+    /// `rediss+cluster://` URL, **instead of** the webpki roots: a Redis
+    /// with a certificate from a private CA is then trusted, and one with a
+    /// certificate from a public CA is not (unless its root is in `pem`).
+    ///
+    /// The certificates are given as bytes rather than as a file path so
+    /// that they can come from anywhere (a file, a secret store, an
+    /// environment variable): `std::fs::read("ca.crt")?`.
+    ///
+    /// Connecting fails with `Error::Config` when `pem` holds no
+    /// certificate or an unreadable one, or when the URL is not a TLS one.
+    /// The server's host name (or IP address) is still checked against its
+    /// certificate.
+    #[cfg(feature = "tls")]
+    pub fn with_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates = Some(pem.into());
+        self
+    }
+
+    /// Presents a client certificate for mutual TLS (Redis's
+    /// `tls-auth-clients yes`): `cert_pem` is the certificate chain (the
+    /// client's certificate first), `key_pem` its private key (PKCS#8,
+    /// PKCS#1 or SEC1 PEM). Works with or without
+    /// [`with_root_certificates`](Self::with_root_certificates).
+    ///
+    /// Connecting fails with `Error::Config` when either cannot be read,
+    /// when the key does not fit the certificate, or when the URL is not a
+    /// TLS one.
+    #[cfg(feature = "tls")]
+    pub fn with_client_certificate(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.client_certificate = Some((cert_pem.into(), key_pem.into()));
+        self
+    }
+
     /// The key prefix.
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// True when root or client certificates were given.
+    fn custom_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        {
+            self.root_certificates.is_some() || self.client_certificate.is_some()
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            false
+        }
+    }
+
+    /// The certificates for redis-rs, when any were given. Parsed and
+    /// checked here (the way rustls will use them), so that a bad PEM is an
+    /// `Error::Config` before connecting rather than a failure at connect
+    /// time. Error texts never quote the key.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls_certificates(&self) -> Result<Option<redis::TlsCertificates>> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+        if !self.custom_tls() {
+            return Ok(None);
+        }
+        if !self.is_tls_url() {
+            return Err(Error::Config(
+                "redis root/client certificates need a rediss:// or rediss+cluster:// url".into(),
+            ));
+        }
+        fn certs(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>> {
+            let certs = CertificateDer::pem_slice_iter(pem)
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| Error::Config(format!("redis {what}: unreadable PEM: {e}")))?;
+            if certs.is_empty() {
+                return Err(Error::Config(format!(
+                    "redis {what}: no PEM CERTIFICATE block found"
+                )));
+            }
+            Ok(certs)
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        if let Some(pem) = &self.root_certificates {
+            for cert in certs(pem, "root certificates")? {
+                roots.add(cert).map_err(|e| {
+                    Error::Config(format!("redis root certificates: not a usable CA: {e}"))
+                })?;
+            }
+        }
+        let client_tls = match &self.client_certificate {
+            None => None,
+            Some((cert_pem, key_pem)) => {
+                let chain = certs(cert_pem, "client certificate")?;
+                let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| {
+                    Error::Config(
+                        "redis client key: no readable PEM private key (PKCS#8, PKCS#1 or SEC1)"
+                            .into(),
+                    )
+                })?;
+                // What redis-rs does at connect time (rustls checks that
+                // the key fits the certificate); done here for the error.
+                rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| Error::Config(format!("redis tls: {e}")))?
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| Error::Config(format!("redis client certificate and key: {e}")))?;
+                Some(redis::ClientTlsConfig {
+                    client_cert: cert_pem.clone(),
+                    client_key: key_pem.clone(),
+                })
+            }
+        };
+        Ok(Some(redis::TlsCertificates {
+            client_tls,
+            root_cert: self.root_certificates.clone(),
+        }))
+    }
+
+    /// True for `rediss://` and `rediss+cluster://` (and the other TLS
+    /// schemes redis-rs knows, such as `valkeys://`).
+    #[cfg(feature = "tls")]
+    fn is_tls_url(&self) -> bool {
+        use redis::IntoConnectionInfo;
+        if self.url.starts_with("rediss+cluster://") {
+            return true;
+        }
+        if self.url.starts_with("redis+cluster://") {
+            return false;
+        }
+        self.url
+            .as_str()
+            .into_connection_info()
+            .is_ok_and(|info| matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. }))
     }
 
     pub(crate) fn validate(&self) -> Result<()> {

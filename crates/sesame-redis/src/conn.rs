@@ -10,10 +10,20 @@
 //! than the command timeout whatever the client is doing (reconnecting,
 //! retrying): a store operation fails fast with `StoreUnavailable` and works
 //! again, on the same store, once Redis is back.
+//!
+//! Connecting first opens one plain connection (TCP, TLS handshake, `AUTH`,
+//! `PING`) to the server, or to the cluster's seeds in turn until one
+//! answers, and drops it. `ConnectionManager` retries a failed first
+//! connection with backoff, so a wrong password or an untrusted certificate
+//! would only show as a connect timeout, and the cluster client reports its
+//! causes as text; the probe fails at once with the cause, and those that
+//! no retry can fix (wrong credentials, certificate refused) become
+//! `Error::Config` with a message that says what to check.
 
 use std::future::Future;
 use std::time::Duration;
 
+use redis::AsyncConnectionConfig;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, ServerErrorKind, Value};
@@ -65,8 +75,8 @@ impl Conn {
         let connect = config.connect_timeout;
         match config.cluster_nodes()? {
             None => {
-                let client = redis::Client::open(config.url.as_str())
-                    .map_err(|e| Error::Config(format!("redis url: {e}")))?;
+                let client = client(config, &config.url)?;
+                probe(&client, connect).await?;
                 let cfg = ConnectionManagerConfig::new()
                     .set_response_timeout(Some(timeout))
                     .set_connection_timeout(Some(connect))
@@ -75,11 +85,33 @@ impl Conn {
                     .set_max_delay(config.max_backoff);
                 let manager = bounded(connect, ConnectionManager::new_with_config(client, cfg))
                     .await?
-                    .map_err(map_err)?;
+                    .map_err(connect_err)?;
                 Ok(Conn::Single(manager))
             }
             Some(nodes) => {
-                let client = redis::cluster::ClusterClientBuilder::new(nodes)
+                // Probe the seeds in turn until one answers; the first
+                // error no retry fixes ends it.
+                let mut failed = None;
+                for node in &nodes {
+                    match probe(&client(config, node)?, connect).await {
+                        Ok(()) => {
+                            failed = None;
+                            break;
+                        }
+                        Err(e @ Error::Config(_)) => return Err(e),
+                        Err(e) => failed = Some(e),
+                    }
+                }
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                let builder = redis::cluster::ClusterClientBuilder::new(nodes);
+                #[cfg(feature = "tls")]
+                let builder = match config.tls_certificates()? {
+                    Some(certs) => builder.certs(certs),
+                    None => builder,
+                };
+                let client = builder
                     .connection_timeout(connect)
                     .response_timeout(timeout)
                     .retries(2)
@@ -89,7 +121,7 @@ impl Conn {
                     .map_err(|e| Error::Config(format!("redis cluster: {e}")))?;
                 let conn = bounded(connect * 4, client.get_async_connection())
                     .await?
-                    .map_err(map_err)?;
+                    .map_err(connect_err)?;
                 Ok(Conn::Cluster(conn))
             }
         }
@@ -99,6 +131,91 @@ impl Conn {
     pub fn is_cluster(&self) -> bool {
         matches!(self, Conn::Cluster(_))
     }
+}
+
+/// A client for one server at `url` (the config's URL, or one node of a
+/// cluster), with the config's certificates when given.
+fn client(config: &RedisConfig, url: &str) -> Result<redis::Client> {
+    #[cfg(feature = "tls")]
+    if let Some(certs) = config.tls_certificates()? {
+        return redis::Client::build_with_tls(url, certs)
+            .map_err(|e| Error::Config(format!("redis url or certificates: {e}")));
+    }
+    #[cfg(not(feature = "tls"))]
+    let _ = config;
+    redis::Client::open(url).map_err(|e| Error::Config(format!("redis url: {e}")))
+}
+
+/// Opens one connection (TCP, TLS handshake, `AUTH`, `SELECT`), sends
+/// `PING` and drops it, all within `limit`: the cause of a failure, mapped
+/// by [`connect_err`] (see the module docs).
+async fn probe(client: &redis::Client, limit: Duration) -> Result<()> {
+    let cfg = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(limit))
+        .set_response_timeout(Some(limit));
+    bounded(limit, async {
+        let mut c = client
+            .get_multiplexed_async_connection_with_config(&cfg)
+            .await?;
+        redis::cmd("PING").query_async::<()>(&mut c).await
+    })
+    .await?
+    .map_err(connect_err)
+}
+
+/// Maps an error met while connecting: wrong credentials and a refused
+/// certificate are `Config` (no retry fixes them), the rest as [`map_err`].
+fn connect_err(e: RedisError) -> Error {
+    if e.kind() == ErrorKind::AuthenticationFailed
+        || matches!(e.code(), Some("WRONGPASS" | "NOAUTH"))
+    {
+        return Error::Config(format!(
+            "redis authentication failed: check the user and password in the url ({e})"
+        ));
+    }
+    #[cfg(feature = "tls")]
+    if let Some(tls) = rustls_error(&e) {
+        let hint = match tls {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => {
+                " (for a private CA, give its certificate with RedisConfig::with_root_certificates)"
+            }
+            rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired) => {
+                " (the server wants a client certificate: RedisConfig::with_client_certificate)"
+            }
+            rustls::Error::AlertReceived(
+                rustls::AlertDescription::UnknownCA | rustls::AlertDescription::BadCertificate,
+            ) => " (the server refused the client certificate)",
+            _ => "",
+        };
+        return Error::Config(format!("redis tls: {tls}{hint}"));
+    }
+    map_err(e)
+}
+
+/// The rustls error behind `e`, if any. A failed handshake is an
+/// `io::Error` wrapping it, which redis-rs keeps in an
+/// `Arc<dyn Error + Send + Sync>`; neither forwards its inner error as
+/// `source()`, so each layer is unwrapped by hand.
+#[cfg(feature = "tls")]
+fn rustls_error(e: &RedisError) -> Option<&rustls::Error> {
+    type Shared = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+    let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = next {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        next = if let Some(shared) = err.downcast_ref::<Shared>() {
+            Some(&**shared as &(dyn std::error::Error + 'static))
+        } else if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner as &(dyn std::error::Error + 'static))
+        } else {
+            err.source()
+        };
+    }
+    None
 }
 
 fn duration_ms(d: Duration) -> u64 {

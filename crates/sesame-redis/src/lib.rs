@@ -12,7 +12,11 @@
 //! Expiry is reported by sesame's own sweep over 256 bucket expiry indexes,
 //! never by keyspace notifications. Every command is bounded by a timeout
 //! (250 ms by default); when Redis is down operations fail fast with
-//! `Error::StoreUnavailable` and recover without a restart.
+//! `Error::StoreUnavailable` and recover without a restart. [`RedisConfig`]
+//! takes the URL (ACL user and password, `rediss://` for TLS) and, for a
+//! Redis behind a private CA or asking for client certificates, the PEM
+//! roots and client certificate; wrong credentials or a refused handshake
+//! fail `connect` at once with `Error::Config`.
 //!
 //! The crate README describes the key layout, the scripts, the cluster
 //! strategy and what it guarantees.
