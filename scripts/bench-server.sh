@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Benchmark of `sesame serve` validate against a bare axum endpoint.
-# Builds release, then for each target (bare, sesame on memory://, sesame on
-# sqlite) runs wrk at 32 connections for $SECS seconds (peak), then the
-# fixed-rate client at half that peak for p50/p99. Also a bare endpoint that
-# reads the body and answers a validate-sized constant, for context. Needs wrk
-# (apt-get install -y wrk) and python3. Usage: scripts/bench-server.sh [STORES...]
+# Builds release and starts every target at once (bare, bare reading the body,
+# sesame on each store). Then ROUNDS interleaved rounds: in each, wrk runs
+# SECS seconds at 32 connections against every target in turn (peak), so a
+# slow spell of the shared machine hits all targets alike; the figure of a
+# target is its median round. Last, the fixed-rate client runs each target at
+# half its median peak for p50/p99. Needs wrk (apt-get install -y wrk) and
+# python3. Usage: [SECS=5] [ROUNDS=5] scripts/bench-server.sh [STORES...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECS=${SECS:-10}
+SECS=${SECS:-5}
+ROUNDS=${ROUNDS:-5}
 CONNS=32
 STORES=${*:-memory sqlite}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -21,29 +24,19 @@ trap cleanup EXIT
 KEY=sk_bench_key_not_secret
 HASH=sha256:$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
 LUA=crates/sesame-server/bench/validate.lua
-
-peak() { # url token -> requests/s
-  BENCH_KEY=$KEY BENCH_TOKEN=$2 wrk -t2 -c$CONNS -d${SECS}s --latency -s $LUA "$1" >"$work/wrk.txt"
-  cat "$work/wrk.txt" >&2
-  grep '^Requests/sec' "$work/wrk.txt" | awk '{print $2}'
-}
 wait_port() { for _ in $(seq 100); do curl -s "http://127.0.0.1:$1/" >/dev/null 2>&1 && return; sleep 0.1; done; }
 
-echo "machine: $(nproc) cores, $(uname -sr); wrk $CONNS connections, ${SECS}s per run"
-# Bare endpoint.
+# Targets: name, validate URL, token.
+names=() urls=() tokens=()
+add() { names+=("$1"); urls+=("$2"); tokens+=("$3"); }
+
 "$BIN/examples/bare" 127.0.0.1:7801 >/dev/null & pids+=($!)
 wait_port 7801
-url=http://127.0.0.1:7801/v1/session/validate
-bare=$(peak $url none)
-bare_rate=$(python3 -c "print(int($bare/2))")
-echo "bare: peak $bare req/s"
-"$BIN/examples/rate_client" $url "$bare_rate" "$SECS" $CONNS $KEY none | sed 's/^/bare half-peak: /'
-
+add "bare axum, constant" http://127.0.0.1:7801/v1/session/validate none
 # Context: a bare endpoint that reads the JSON body and answers ~440 bytes.
 "$BIN/examples/bare" 127.0.0.1:7809 --read-body >/dev/null & pids+=($!)
 wait_port 7809
-rb=$(peak http://127.0.0.1:7809/v1/session/validate none)
-echo "bare --read-body: peak $rb req/s = $(python3 -c "print(round($rb/$bare,2))") x bare"
+add "bare axum, reads the body, validate-sized answer" http://127.0.0.1:7809/v1/session/validate none
 
 port=7802
 for store in $STORES; do
@@ -52,10 +45,10 @@ for store in $STORES; do
     sqlite) url_store="sqlite://$work/bench.db" ;;
     *) url_store=$store ;;
   esac
-  cat >"$work/sesame.toml" <<TOML
+  cat >"$work/sesame-$port.toml" <<TOML
 listen = "127.0.0.1:$port"
 store = "$url_store"
-data_dir = "$work/data"
+data_dir = "$work/data-$port"
 [log]
 level = "warn"
 [policy]
@@ -65,14 +58,41 @@ name = "bench"
 hash = "$HASH"
 scopes = ["admin"]
 TOML
-  "$BIN/sesame" serve --config "$work/sesame.toml" >/dev/null & pids+=($!)
+  "$BIN/sesame" serve --config "$work/sesame-$port.toml" >/dev/null & pids+=($!)
   wait_port $port
   base=http://127.0.0.1:$port
   token=$(curl -s -X POST $base/v1/sessions -H "authorization: Bearer $KEY" -H 'content-type: application/json' \
     -d '{"user":"bench","device":{"user_agent":"bench"}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-  p=$(peak $base/v1/session/validate "$token")
-  half=$(python3 -c "print(int($p/2))")
-  echo "sesame ($store): peak $p req/s = $(python3 -c "print(round($p/$bare,2))") x bare"
-  "$BIN/examples/rate_client" $base/v1/session/validate "$half" "$SECS" $CONNS $KEY "$token" | sed "s/^/sesame ($store) half-peak: /"
+  add "sesame, $store" $base/v1/session/validate "$token"
   port=$((port+1))
+done
+
+echo "machine: $(nproc) cores, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg); wrk $CONNS connections, $ROUNDS rounds of ${SECS}s per target"
+for round in $(seq "$ROUNDS"); do
+  for i in "${!names[@]}"; do
+    BENCH_KEY=$KEY BENCH_TOKEN=${tokens[$i]} wrk -t2 -c$CONNS -d${SECS}s --latency -s $LUA "${urls[$i]}" >"$work/wrk.txt"
+    rps=$(grep '^Requests/sec' "$work/wrk.txt" | awk '{print $2}')
+    echo "$rps" >>"$work/peak-$i"
+    echo "round $round: ${names[$i]}: $rps req/s" >&2
+  done
+done
+
+median() { sort -g "$1" | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+bare=$(median "$work/peak-0")
+echo
+echo "| target | peak req/s (median of $ROUNDS; min–max) | × bare | fixed rate (half peak) | p50 / p99 / max at half peak |"
+echo "| --- | --- | --- | --- | --- |"
+for i in "${!names[@]}"; do
+  p=$(median "$work/peak-$i")
+  range="$(sort -g "$work/peak-$i" | head -1 | cut -d. -f1)–$(sort -g "$work/peak-$i" | tail -1 | cut -d. -f1)"
+  ratio=$(python3 -c "print(f'{$p/$bare:.2f}')")
+  if [ "$i" = 1 ]; then
+    echo "| ${names[$i]} | ${p%.*} ($range) | $ratio | — | — |"
+    continue
+  fi
+  half=$(python3 -c "print(int($p/2))")
+  line=$("$BIN/examples/rate_client" "${urls[$i]}" "$half" 10 $CONNS $KEY "${tokens[$i]}")
+  echo "${names[$i]} half-peak: $line" >&2
+  lat=$(echo "$line" | python3 -c 'import re,sys; t=sys.stdin.read(); print(" / ".join(re.findall(r"(?:p50|p99|max) ([0-9.]+) ms", t)) + " ms")')
+  echo "| ${names[$i]} | ${p%.*} ($range) | $ratio | $half/s | $lat |"
 done
