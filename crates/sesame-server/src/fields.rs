@@ -59,9 +59,20 @@ pub fn session_id(text: &str) -> Result<SessionId, ApiError> {
 
 /// Reads `device` only from a JSON object: serde would read a struct from
 /// an array too (`[ua, ip, hints]`), which the API does not accept.
+/// (Straight from the parser: no intermediate `serde_json::Value` on the
+/// validate path.)
 pub fn device_object<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DeviceInfo, D::Error> {
-    let map = serde_json::Map::deserialize(d)?;
-    serde_json::from_value(serde_json::Value::Object(map)).map_err(serde::de::Error::custom)
+    struct ObjectOnly;
+    impl<'de> serde::de::Visitor<'de> for ObjectOnly {
+        type Value = DeviceInfo;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<DeviceInfo, A::Error> {
+            DeviceInfo::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_map(ObjectOnly)
 }
 
 /// A JSON number with no fractional part, as JSON Schema's `integer` counts
@@ -161,6 +172,14 @@ mod tests {
         let body: Body =
             serde_json::from_str(r#"{"device": {"user_agent": "ua", "ip": null}}"#).unwrap();
         assert_eq!(body.device.user_agent.as_deref(), Some("ua"));
+        let full: Body = serde_json::from_str(
+            r#"{"device": {"ip": "10.0.0.1", "hints": {"screen": "1x1"}, "other": 1}}"#,
+        )
+        .unwrap();
+        assert_eq!(full.device.ip, Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(full.device.hints["screen"], "1x1");
+        assert!(serde_json::from_str::<Body>(r#"{"device": "ua"}"#).is_err());
+        assert!(serde_json::from_str::<Body>(r#"{"device": {"hints": ["x"]}}"#).is_err());
         assert!(serde_json::from_str::<Body>(r#"{"device": ["ua"]}"#).is_err());
         assert!(serde_json::from_str::<Body>(r#"{"device": {"ip": ""}}"#).is_err());
     }

@@ -173,12 +173,7 @@ pub async fn open(url: &str, create: bool) -> Result<StoreHandle, OpenError> {
             ))
         }
         "redis" | "rediss" | "redis+cluster" | "rediss+cluster" => {
-            let (url, prefix) = take_param(url, "prefix");
-            let mut config = RedisConfig::new(url);
-            if let Some(prefix) = prefix {
-                config = config.with_prefix(prefix);
-            }
-            let store = RedisStore::connect_with(config).await?;
+            let store = RedisStore::connect_with(redis_config(url)?).await?;
             let kind = if store.is_cluster() {
                 "redis+cluster"
             } else {
@@ -253,6 +248,43 @@ pub async fn open_for_serve(url: &str) -> Result<StoreHandle, OpenError> {
         }
         other => other,
     }
+}
+
+/// A Redis URL's config: `prefix=` puts every key under a prefix; `ca=`
+/// (a PEM file of root certificates, for a server whose certificate comes
+/// from a private CA), `cert=` and `key=` (a client certificate and its key,
+/// for mutual TLS) apply to `rediss://` URLs.
+fn redis_config(url: &str) -> Result<RedisConfig, sesame::Error> {
+    let (url, prefix) = take_param(url, "prefix");
+    let (url, ca) = take_param(&url, "ca");
+    let (url, cert) = take_param(&url, "cert");
+    let (url, key) = take_param(&url, "key");
+    let mut config = RedisConfig::new(url);
+    if let Some(prefix) = prefix {
+        config = config.with_prefix(prefix);
+    }
+    if let Some(ca) = ca {
+        config = config.with_root_certificates(read_pem("ca", &ca)?);
+    }
+    match (cert, key) {
+        (Some(cert), Some(key)) => {
+            config =
+                config.with_client_certificate(read_pem("cert", &cert)?, read_pem("key", &key)?);
+        }
+        (None, None) => {}
+        _ => {
+            return Err(sesame::Error::Config(
+                "redis url: cert= and key= go together (a client certificate and its key)".into(),
+            ));
+        }
+    }
+    Ok(config)
+}
+
+/// Reads the PEM file a URL parameter names.
+fn read_pem(param: &str, path: &str) -> Result<Vec<u8>, sesame::Error> {
+    std::fs::read(path)
+        .map_err(|e| sesame::Error::Config(format!("redis url: {param}={path}: cannot read: {e}")))
 }
 
 /// Removes `name=value` from the URL's query; returns the URL and the value.
@@ -376,6 +408,27 @@ mod tests {
             open_for_serve("redis://127.0.0.1:1?prefix=a{b").await,
             Err(OpenError::Store(sesame::Error::Config(_)))
         ));
+    }
+
+    #[tokio::test]
+    async fn redis_tls_parameters_are_checked_at_start() {
+        let config_error = |r: Result<StoreHandle, OpenError>| match r {
+            Err(OpenError::Store(sesame::Error::Config(message))) => message,
+            Err(_) => panic!("expected a config error, got another error"),
+            Ok(_) => panic!("expected a config error, the store opened"),
+        };
+        let missing =
+            config_error(open_for_serve("rediss://127.0.0.1:1?ca=/nonexistent/ca.pem").await);
+        assert!(missing.contains("ca=/nonexistent/ca.pem"), "{missing}");
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        let junk = junk.display();
+        let unreadable =
+            config_error(open_for_serve(&format!("rediss://127.0.0.1:1?ca={junk}")).await);
+        assert!(unreadable.contains("certificate"), "{unreadable}");
+        let half = config_error(open_for_serve(&format!("rediss://127.0.0.1:1?cert={junk}")).await);
+        assert!(half.contains("cert= and key="), "{half}");
     }
 
     #[test]
