@@ -100,7 +100,8 @@ async fn run(
     (count as f64 / started.elapsed().as_secs_f64(), count)
 }
 
-/// One measurement: fresh store and sessions, `callers` concurrent loaders.
+/// One measurement: fresh store and sessions, `callers` concurrent loaders,
+/// then `redis-benchmark` at the same concurrency.
 async fn bench_one(url: &str, callers: usize, secs: u64) -> (f64, f64, Vec<(String, f64)>) {
     let prefix = format!("sesame-bench:{}:", sesame::testing::unique_suffix());
     let store = RedisStore::connect_with(RedisConfig::new(url).with_prefix(prefix))
@@ -133,18 +134,36 @@ async fn bench_one(url: &str, callers: usize, secs: u64) -> (f64, f64, Vec<(Stri
     (ops, get, per_op)
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
 /// One caller runs on a current-thread runtime (as `redis-benchmark -c 1`
-/// runs one event loop); 50 callers on a multi-threaded one.
+/// runs one event loop); 50 callers on a multi-threaded one. Each caller
+/// count runs `ROUNDS` (default 3) rounds of sesame then redis-benchmark;
+/// the table gives the medians and the range of the per-round ratios, since
+/// the shared machine's speed drifts between rounds.
 fn main() {
     let mut args = std::env::args().skip(1);
     let url = args
         .next()
         .unwrap_or_else(|| "redis://127.0.0.1:6379".into());
     let secs: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .max(1);
     println!(
-        "| callers | sesame load+touch ops/s | redis-benchmark GET req/s | ratio | Redis commands per load |"
+        "| callers | sesame load+touch ops/s (median of {rounds}) | redis-benchmark GET req/s (median) | ratio of medians | per-round ratios | Redis commands per load |"
     );
-    println!("| ---: | ---: | ---: | ---: | --- |");
+    println!("| ---: | ---: | ---: | ---: | --- | --- |");
     for callers in [1usize, 50] {
         let rt = if callers == 1 {
             tokio::runtime::Builder::new_current_thread()
@@ -156,11 +175,21 @@ fn main() {
                 .build()
         }
         .expect("runtime");
-        let (ops, get, per_op) = rt.block_on(bench_one(&url, callers, secs));
+        let (mut ours, mut theirs, mut ratios, mut per_op) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..rounds {
+            let (ops, get, cmds) = rt.block_on(bench_one(&url, callers, secs));
+            ours.push(ops);
+            theirs.push(get);
+            ratios.push(if get > 0.0 { ops / get } else { 0.0 });
+            per_op = cmds;
+        }
+        let (ops, get) = (median(ours), median(theirs));
         let cmds: Vec<String> = per_op.iter().map(|(c, n)| format!("{c} {n:.3}")).collect();
+        let ratios: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
         println!(
-            "| {callers} | {ops:.0} | {get:.0} | {:.2} | {} |",
+            "| {callers} | {ops:.0} | {get:.0} | {:.2} | {} | {} |",
             if get > 0.0 { ops / get } else { 0.0 },
+            ratios.join(", "),
             cmds.join(", ")
         );
     }
