@@ -182,6 +182,30 @@ impl Browser {
         }
     }
 
+    /// Waits until no element matches `css` (a click's navigation has landed).
+    async fn wait_for_none(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let script = format!("return document.querySelectorAll({css:?}).length");
+        loop {
+            let count = self
+                .call(
+                    reqwest::Method::POST,
+                    "/execute/sync",
+                    json!({"script": script, "args": []}),
+                )
+                .await;
+            if count == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "page at {} still has {css:?}",
+                self.url().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn cookie(&self, name: &str) -> Value {
         let cookies = self
             .call(reqwest::Method::GET, "/cookie", Value::Null)
@@ -324,7 +348,8 @@ async fn login_app_in_headless_chromium() {
     let listing = b.wait_for_text("Sessions of alice").await;
     assert!(listing.contains("127.0.0.1"), "IP listed: {listing}");
     b.click("tr.other button.end").await;
-    b.wait_for_text("Sessions of alice").await;
+    // The listing was on screen before the click: wait for the page after it.
+    b.wait_for_none("tr.other").await;
     a.goto(&format!("{app}/account")).await;
     let text = a.wait_for_text("session_ended").await;
     assert!(text.contains("revoked"), "{text}");
