@@ -23,9 +23,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use redis::AsyncConnectionConfig;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
+use redis::io::tcp::TcpSettings;
+use redis::{AsyncConnectionConfig, IntoConnectionInfo};
 use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, ServerErrorKind, Value};
 use sesame::{Error, Result};
 
@@ -105,7 +106,8 @@ impl Conn {
                 if let Some(e) = failed {
                     return Err(e);
                 }
-                let builder = redis::cluster::ClusterClientBuilder::new(nodes);
+                let builder =
+                    redis::cluster::ClusterClientBuilder::new(nodes).tcp_settings(tcp_settings());
                 #[cfg(feature = "tls")]
                 let builder = match config.tls_certificates()? {
                     Some(certs) => builder.certs(certs),
@@ -136,14 +138,25 @@ impl Conn {
 /// A client for one server at `url` (the config's URL, or one node of a
 /// cluster), with the config's certificates when given.
 fn client(config: &RedisConfig, url: &str) -> Result<redis::Client> {
+    let info = url
+        .into_connection_info()
+        .map_err(|e| Error::Config(format!("redis url: {e}")))?;
+    let info = info.set_tcp_settings(tcp_settings());
     #[cfg(feature = "tls")]
     if let Some(certs) = config.tls_certificates()? {
-        return redis::Client::build_with_tls(url, certs)
+        return redis::Client::build_with_tls(info, certs)
             .map_err(|e| Error::Config(format!("redis url or certificates: {e}")));
     }
     #[cfg(not(feature = "tls"))]
     let _ = config;
-    redis::Client::open(url).map_err(|e| Error::Config(format!("redis url: {e}")))
+    redis::Client::open(info).map_err(|e| Error::Config(format!("redis url: {e}")))
+}
+
+/// TCP_NODELAY on (redis-rs leaves Nagle's algorithm on; hiredis and
+/// redis-benchmark turn it off): a small command written while an earlier
+/// one is unacknowledged goes out at once instead of waiting for the ACK.
+fn tcp_settings() -> TcpSettings {
+    TcpSettings::default().set_nodelay(true)
 }
 
 /// Opens one connection (TCP, TLS handshake, `AUTH`, `SELECT`), sends
