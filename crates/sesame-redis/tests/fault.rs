@@ -11,30 +11,13 @@ use std::time::{Duration, Instant};
 
 use sesame::{DeviceInfo, Error, Manager, Policy};
 use sesame_redis::RedisStore;
-use tokio::process::{Child, Command};
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().unwrap().port()
-}
+mod support;
+use support::free_port;
 
-async fn start(port: u16) -> Child {
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn redis-server");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    child
+/// This test's server: `redis-server` on `port`, no persistence.
+async fn start(port: u16) -> tokio::process::Child {
+    support::redis_server(port, &["--port", &port.to_string()]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

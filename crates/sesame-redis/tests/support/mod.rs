@@ -1,4 +1,4 @@
-//! Shared by the tests that start their own `redis-server` (ACL, TLS): a
+//! Shared by the tests that start their own `redis-server` (ACL, TLS, fault): a
 //! free port, the server process, and a round trip through the manager.
 
 #![allow(dead_code)]
