@@ -34,6 +34,7 @@ pub mod config;
 pub mod cookies;
 pub mod error;
 pub mod fields;
+pub mod histogram;
 pub mod metrics;
 pub mod openapi;
 pub mod pending;

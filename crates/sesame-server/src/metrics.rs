@@ -16,6 +16,8 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use sesame::{CleanupReport, EventSink, SessionEvent};
 
+use crate::histogram::StripedHistogram;
+
 /// A label naming an end reason.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
@@ -36,10 +38,10 @@ pub struct Metrics {
     active: Gauge,
     created: Counter,
     ended: Family<ReasonLabel, Counter>,
-    validate_seconds: Family<OutcomeLabel, Histogram>,
+    validate_seconds: Family<OutcomeLabel, StripedHistogram>,
     /// The `outcome="ok"` series, resolved once: the hot path takes no lock
     /// on the family and allocates no label.
-    validate_ok: Histogram,
+    validate_ok: StripedHistogram,
     store_errors: Counter,
     cleanup_runs: Counter,
     cleanup_failures: Counter,
@@ -68,8 +70,9 @@ impl Metrics {
         let active = Gauge::default();
         let created = Counter::default();
         let ended = Family::<ReasonLabel, Counter>::default();
-        let validate_seconds = Family::<OutcomeLabel, Histogram>::new_with_constructor(
-            (|| Histogram::new(exponential_buckets(0.000_05, 2.0, 16))) as fn() -> Histogram,
+        let validate_seconds = Family::<OutcomeLabel, StripedHistogram>::new_with_constructor(
+            (|| StripedHistogram::new(exponential_buckets(0.000_05, 2.0, 16)))
+                as fn() -> StripedHistogram,
         );
         let store_errors = Counter::default();
         let cleanup_runs = Counter::default();
@@ -186,14 +189,14 @@ impl Metrics {
     /// Records one validation.
     pub fn observe_validate(&self, outcome: &str, took: Duration) {
         if outcome == "ok" {
-            self.validate_ok.observe(took.as_secs_f64());
+            self.validate_ok.observe(took);
             return;
         }
         self.validate_seconds
             .get_or_create(&OutcomeLabel {
                 outcome: outcome.to_owned(),
             })
-            .observe(took.as_secs_f64());
+            .observe(took);
     }
 
     /// Counts a failed store operation.
