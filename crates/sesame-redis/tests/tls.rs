@@ -137,6 +137,17 @@ fn prefix() -> String {
 
 /// Connects with `config`, expecting a failure within the connect timeout
 /// (250 ms) plus slack; returns the error.
+/// Connects with `config` under a fresh key prefix and runs the round trip;
+/// returns whether the connection is a cluster one.
+async fn round_trip_over(config: RedisConfig) -> bool {
+    let store = RedisStore::connect_with(config.with_prefix(prefix()))
+        .await
+        .unwrap();
+    let cluster = store.is_cluster();
+    support::round_trip(&Manager::new(store, Policy::default()).unwrap()).await;
+    cluster
+}
+
 async fn refused(config: RedisConfig) -> Error {
     let started = Instant::now();
     let result = RedisStore::connect_with(config).await;
@@ -157,15 +168,7 @@ async fn private_ca_round_trip_and_untrusted_certificates() {
     let (_server, port, _dir) = tls_server(&pki, "no").await;
     let url = format!("rediss://127.0.0.1:{port}");
 
-    let store = RedisStore::connect_with(
-        RedisConfig::new(&url)
-            .with_prefix(prefix())
-            .with_root_certificates(pki.ca.clone()),
-    )
-    .await
-    .unwrap();
-    let manager = Manager::new(store, Policy::default()).unwrap();
-    support::round_trip(&manager).await;
+    round_trip_over(RedisConfig::new(&url).with_root_certificates(pki.ca.clone())).await;
 
     // The webpki roots do not know the private CA.
     let err = refused(RedisConfig::new(&url)).await;
@@ -204,16 +207,12 @@ async fn mutual_tls_round_trip_and_missing_client_certificate() {
     let (_server, port, _dir) = tls_server(&pki, "yes").await;
     let url = format!("rediss://127.0.0.1:{port}");
 
-    let store = RedisStore::connect_with(
+    round_trip_over(
         RedisConfig::new(&url)
-            .with_prefix(prefix())
             .with_root_certificates(pki.ca.clone())
             .with_client_certificate(pki.client_cert.clone(), pki.client_key.clone()),
     )
-    .await
-    .unwrap();
-    let manager = Manager::new(store, Policy::default()).unwrap();
-    support::round_trip(&manager).await;
+    .await;
 
     // No client certificate: the server ends the handshake.
     let err = refused(RedisConfig::new(&url).with_root_certificates(pki.ca.clone())).await;
@@ -281,16 +280,9 @@ async fn tls_cluster_round_trip_with_private_ca() {
     }
 
     let url = format!("rediss+cluster://{}", addrs.join(","));
-    let store = RedisStore::connect_with(
-        RedisConfig::new(&url)
-            .with_prefix(prefix())
-            .with_root_certificates(pki.ca.clone()),
-    )
-    .await
-    .unwrap();
-    assert!(store.is_cluster());
-    let manager = Manager::new(store, Policy::default()).unwrap();
-    support::round_trip(&manager).await;
+    let cluster =
+        round_trip_over(RedisConfig::new(&url).with_root_certificates(pki.ca.clone())).await;
+    assert!(cluster, "a cluster connection");
 
     let err = refused(RedisConfig::new(&url)).await;
     assert!(
