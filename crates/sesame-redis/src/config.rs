@@ -184,6 +184,8 @@ impl RedisConfig {
             }
             Ok(certs)
         }
+        // Each root is added to a throw-away store only to check it is a
+        // usable CA; redis-rs gets the PEM itself.
         let mut roots = rustls::RootCertStore::empty();
         if let Some(pem) = &self.root_certificates {
             for cert in certs(pem, "root certificates")? {

@@ -17,13 +17,19 @@ use prometheus_client::metrics::{MetricType, TypedMetric};
 
 const STRIPES: usize = 8;
 
+/// Bounds kept at most (plus `+Inf`): the counters live inline in the
+/// stripe, so that the stripe's alignment keeps them off its neighbours'
+/// cache lines (separately allocated arrays could sit side by side).
+const MAX_BOUNDS: usize = 31;
+
 /// One stripe's counters, aligned so that two stripes never share a cache
 /// line.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[repr(align(128))]
 struct Stripe {
-    /// Observations per bucket (not cumulative); the last is `+Inf`.
-    buckets: Box<[AtomicU64]>,
+    /// Observations per bucket (not cumulative); bucket `bounds.len()` is
+    /// `+Inf`, the ones after it stay unused.
+    buckets: [AtomicU64; MAX_BOUNDS + 1],
     sum_nanos: AtomicU64,
 }
 
@@ -36,12 +42,13 @@ pub struct StripedHistogram {
 }
 
 impl StripedHistogram {
-    /// Buckets with these upper bounds in seconds (ascending), plus `+Inf`.
+    /// Buckets with these upper bounds in seconds (ascending; the first 31
+    /// are kept), plus `+Inf`.
     pub fn new(bounds: impl IntoIterator<Item = f64>) -> Self {
-        let bounds: Arc<[f64]> = bounds.into_iter().collect();
+        let bounds: Arc<[f64]> = bounds.into_iter().take(MAX_BOUNDS).collect();
         let stripes = (0..STRIPES)
             .map(|_| Stripe {
-                buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+                buckets: std::array::from_fn(|_| AtomicU64::new(0)),
                 sum_nanos: AtomicU64::new(0),
             })
             .collect();
