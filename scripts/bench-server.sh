@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of `sesame serve` validate against a bare axum endpoint.
 # Builds release and starts every target at once (bare, bare reading the body,
+# bare with as many threads as sesame,
 # sesame on each store). Then ROUNDS interleaved rounds: in each, wrk runs
 # SECS seconds at 32 connections against every target in turn (peak), so a
 # slow spell of the shared machine hits all targets alike; the figure of a
@@ -37,6 +38,12 @@ add "bare axum, constant" http://127.0.0.1:7801/v1/session/validate none
 "$BIN/examples/bare" 127.0.0.1:7809 --read-body >/dev/null & pids+=($!)
 wait_port 7809
 add "bare axum, reads the body, validate-sized answer" http://127.0.0.1:7809/v1/session/validate none
+# Context: the bare endpoint with as many threads as `sesame serve` runs
+# (limits.workers default: two per CPU), so the thread count is not what
+# separates them.
+TOKIO_WORKER_THREADS=$((2 * $(nproc))) "$BIN/examples/bare" 127.0.0.1:7808 >/dev/null & pids+=($!)
+wait_port 7808
+add "bare axum, constant, $((2 * $(nproc))) worker threads" http://127.0.0.1:7808/v1/session/validate none
 
 port=7802
 for store in $STORES; do

@@ -54,6 +54,9 @@ pub struct AppState {
     pub store_kind: &'static str,
     /// Per-address counts of invalid session credentials.
     pub probes: crate::probing::ProbeGuard,
+    /// Permits for requests in flight (`limits.max_concurrency`), shared by
+    /// every route.
+    pub in_flight: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for AppState {

@@ -126,12 +126,17 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Largest accepted total size of request headers, in bytes.
     pub max_header_bytes: usize,
-    /// A request that takes longer is answered 503 `timeout`.
+    /// A request that takes longer is answered 503 `timeout`; a client that
+    /// takes longer to send a request's headers, or leaves a keep-alive
+    /// connection idle longer, is disconnected.
     pub request_timeout: Dur,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_timeout: Dur,
-    /// Most requests handled at once; more wait.
+    /// Most requests handled at once, all routes together; more wait.
     pub max_concurrency: usize,
+    /// Worker threads serving connections (0: two per CPU); see
+    /// [`crate::serving`].
+    pub workers: usize,
 }
 
 impl Default for Limits {
@@ -142,6 +147,7 @@ impl Default for Limits {
             request_timeout: Dur(Duration::from_secs(10)),
             shutdown_timeout: Dur(Duration::from_secs(30)),
             max_concurrency: 4096,
+            workers: 0,
         }
     }
 }
@@ -474,6 +480,7 @@ const ENV_SETTINGS: &[(&str, Kind)] = &[
     ("limits.request_timeout", Kind::Str),
     ("limits.shutdown_timeout", Kind::Str),
     ("limits.max_concurrency", Kind::Int),
+    ("limits.workers", Kind::Int),
     ("cleanup.interval", Kind::Str),
     ("guard.max_invalid", Kind::Int),
     ("guard.window", Kind::Str),

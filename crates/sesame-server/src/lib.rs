@@ -40,5 +40,6 @@ pub mod openapi;
 pub mod pending;
 pub mod probing;
 pub mod server;
+pub mod serving;
 pub mod stores;
 pub mod webhook;

@@ -1,16 +1,16 @@
 //! Building the app and running it: the middleware stack, binding, and
-//! graceful shutdown.
+//! graceful shutdown. Connections are served by [`crate::serving`].
 //!
-//! Middleware, outermost first: a concurrency limit (excess requests wait),
-//! then [`guard`]: the header size limit (431), the block of a client address
-//! that presented too many invalid session credentials (429, see
-//! [`crate::probing`]), the request timeout (503
-//! `timeout`), counting store errors and invalid credentials, and one log event per request (method,
-//! route template, status, latency, error code — never headers, so never a
-//! token or an API key). The event is at debug level, or warn for 5xx; it
-//! replaces tower-http's `TraceLayer`, whose span and body wrapper per request
-//! cost ~10% of validate throughput. Body size is limited where bodies are
-//! read ([`crate::api::JsonBody`], 413).
+//! Middleware: [`guard`], in order: the concurrency limit (excess requests
+//! wait, across all routes), the header size limit (431), the block of a
+//! client address that presented too many invalid session credentials (429,
+//! see [`crate::probing`]), the request timeout (503 `timeout`), counting
+//! store errors and invalid credentials, and one log event per request
+//! (method, route template, status, latency, error code — never headers, so
+//! never a token or an API key). The event is at debug level, or warn for
+//! 5xx; it replaces tower-http's `TraceLayer`, whose span and body wrapper
+//! per request cost ~10% of validate throughput. Body size is limited where
+//! bodies are read ([`crate::api::JsonBody`], 413).
 //!
 //! Shutdown stops accepting, lets in-flight requests finish, and gives up
 //! after `limits.shutdown_timeout`.
@@ -23,18 +23,17 @@ use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt;
 use sesame::{Clock, Manager};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tower::limit::ConcurrencyLimitLayer;
 
 use crate::api::{AppState, COOKIE_HEADER, Shared, TOKEN_HEADER};
 use crate::config::{Config, ConfigError};
 use crate::cookies::Cookies;
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::{Metrics, MetricsSink};
+use crate::serving::{ConnectionSettings, Workers};
 use crate::stores::{self, OpenError, StoreHandle};
 
 /// Why the server did not start.
@@ -49,6 +48,9 @@ pub enum StartError {
     /// The engine refused the setup.
     #[error(transparent)]
     Engine(#[from] sesame::Error),
+    /// The worker threads did not start.
+    #[error("cannot start the worker threads: {0}")]
+    Workers(std::io::Error),
     /// Binding the listen address failed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -93,6 +95,12 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Built, Star
         limits: config.limits.clone(),
         store_kind: store.kind,
         probes: crate::probing::ProbeGuard::new(&config.guard),
+        in_flight: tokio::sync::Semaphore::new(
+            config
+                .limits
+                .max_concurrency
+                .min(tokio::sync::Semaphore::MAX_PERMITS),
+        ),
     });
     let router = app(Arc::clone(&state));
     Ok(Built {
@@ -104,15 +112,16 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Built, Star
 
 /// The routes with the middleware stack.
 pub fn app(state: Shared) -> Router {
-    let concurrency = state.limits.max_concurrency;
-    crate::api::routes(Arc::clone(&state))
-        .layer(middleware::from_fn_with_state(state, guard))
-        .layer(ConcurrencyLimitLayer::new(concurrency))
+    crate::api::routes(Arc::clone(&state)).layer(middleware::from_fn_with_state(state, guard))
 }
 
-/// Header limit, probe guard, timeout, store-error and invalid-credential
-/// counting, request log.
+/// Concurrency limit, header limit, probe guard, timeout, store-error and
+/// invalid-credential counting, request log.
 pub async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    // One limit for the whole service: a tower `ConcurrencyLimitLayer` on
+    // the router would be one limit per route and method (axum layers each
+    // endpoint separately). The semaphore is never closed.
+    let _permit = state.in_flight.acquire().await.ok();
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let route = req.extensions().get::<MatchedPath>().cloned();
@@ -210,6 +219,7 @@ pub struct Running {
     cleanup: Option<JoinHandle<()>>,
     grace: std::time::Duration,
     store: StoreHandle,
+    workers: Option<Arc<Workers>>,
 }
 
 impl Running {
@@ -224,6 +234,8 @@ impl Running {
         }
         let served = self.wait_for_requests().await;
         self.store.close().await;
+        // Last: connections a store opened from a worker live on its runtime.
+        self.workers.take();
         served
     }
 
@@ -250,21 +262,20 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     let addr = listener
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
+    let workers = Arc::new(Workers::start(config.limits.workers).map_err(StartError::Workers)?);
     let (tx, rx) = oneshot::channel::<()>();
-    let router = built.router;
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
+    let settings = ConnectionSettings {
+        header_read_timeout: config.limits.request_timeout.0,
+    };
+    let task = tokio::spawn(crate::serving::serve(
+        listener,
+        built.router,
+        Arc::clone(&workers),
+        settings,
+        async {
             let _ = rx.await;
-        })
-        .await
-    });
+        },
+    ));
     let cleanup = crate::cleanup::start(
         built.state.manager.clone(),
         Arc::clone(&built.state.metrics),
@@ -278,5 +289,6 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         cleanup,
         grace: config.limits.shutdown_timeout.0,
         store: built.store,
+        workers: Some(workers),
     })
 }

@@ -1207,3 +1207,54 @@ async fn a_token_in_the_url_is_never_accepted() {
     }
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_concurrency_limit_is_one_for_all_routes() {
+    let mut config = test_config();
+    config.limits.max_concurrency = 1;
+    let s = TestServer::start(config).await;
+    // A request in flight on one route (its permit, held here)...
+    let permit = s.running().state.in_flight.acquire().await.unwrap();
+    let url = format!("{}/healthz", s.base);
+    // ...makes a request to any other route wait...
+    let waiting = tokio::spawn(s.http.get(url).send());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a request over the limit was served"
+    );
+    // ...until it ends.
+    drop(permit);
+    let answered = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("served once the permit is free")
+        .unwrap()
+        .unwrap();
+    assert_eq!(answered.status(), 200);
+}
+
+#[tokio::test]
+async fn a_client_that_sends_headers_too_slowly_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut config = test_config();
+    config.limits.request_timeout = sesame_server::config::Dur(Duration::from_millis(200));
+    let s = TestServer::start(config).await;
+    let mut slow = tokio::net::TcpStream::connect(s.running().addr)
+        .await
+        .unwrap();
+    // Half a request head, and then nothing (slow loris).
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: sesame\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut buf))
+        .await
+        .expect("the server closes the connection");
+    // Closed (0 bytes) or reset: either way no request was served.
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    // The server goes on serving others.
+    let (st, _) = s.call("GET", "/healthz", None, &[], None).await;
+    assert_eq!(st, 200);
+}

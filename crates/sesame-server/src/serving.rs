@@ -1,0 +1,246 @@
+//! Serving connections on worker threads, each with its own single-threaded
+//! runtime: thread per core, as actix-web and nginx do.
+//!
+//! Why not tokio's multi-thread scheduler (what `axum::serve` runs on):
+//! hyper's request-body channel wakes the connection's own task while that
+//! task is running — when the handler first asks for the body, and again when
+//! it takes it. Tokio treats a task woken during its own poll as a yield: it
+//! requeues the task and wakes an idle worker, which steals the connection
+//! and runs the rest of the request — the whole validate — on the other core,
+//! with cold caches and a futex wake on the way. Every request with a body
+//! pays that hop. Measured at a fixed 30k validates/s: 25 µs of CPU per
+//! validate with two workers against 15 µs with one (docs/BENCHMARKS.md,
+//! "Thread per core").
+//!
+//! So `sesame serve` runs `limits.workers` threads (default: two per CPU),
+//! each driving a single-threaded runtime. The accept loop hands each new
+//! connection to the next worker in turn, and the connection stays there: a
+//! wake within a connection is a local requeue. The trade: no work stealing,
+//! so a handler that holds its thread delays the other connections of that
+//! worker. None does for long — store calls are asynchronous (a slow database
+//! holds no thread) and SQLite's inline reads take microseconds.
+//!
+//! Why two threads per CPU by default: without work stealing, a worker with
+//! nothing ready sleeps while another has a queue, and on a machine the
+//! service shares (with the app it serves, or a load generator) the kernel
+//! shares the CPU by thread. Measured with the load generator on the same 2
+//! cores: 2 workers 0.64×, 4 workers 0.95× and 8 workers 0.87× the bare
+//! endpoint's requests/s (docs/BENCHMARKS.md). `limits.workers` sets it.
+//!
+//! The main runtime keeps the accept loop, the cleanup scheduler, webhook
+//! delivery and the stores' own background tasks.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Handle;
+use tokio::sync::oneshot;
+use tower::Service;
+
+/// The worker threads. Dropping this stops them; connections still open on
+/// them are cut.
+#[derive(Debug)]
+pub struct Workers {
+    handles: Vec<Handle>,
+    /// Dropping a sender ends its worker's `block_on`.
+    _stops: Vec<oneshot::Sender<()>>,
+    next: AtomicUsize,
+}
+
+impl Workers {
+    /// Starts `count` worker threads (0: two per CPU).
+    pub fn start(count: usize) -> io::Result<Self> {
+        let count = match count {
+            0 => 2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let mut handles = Vec::with_capacity(count);
+        let mut stops = Vec::with_capacity(count);
+        for i in 0..count {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let (stop, stopped) = oneshot::channel::<()>();
+            handles.push(runtime.handle().clone());
+            std::thread::Builder::new()
+                .name(format!("sesame-worker-{i}"))
+                .spawn(move || {
+                    runtime.block_on(async {
+                        let _ = stopped.await;
+                    });
+                })?;
+            stops.push(stop);
+        }
+        Ok(Self {
+            handles,
+            _stops: stops,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// How many worker threads there are.
+    pub fn count(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// Runs `task` on the next worker in turn.
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
+        self.handles[i].spawn(task);
+    }
+}
+
+/// How connections are served.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionSettings {
+    /// A client must send a request's headers within this time (slow-loris
+    /// defence); an idle keep-alive connection is closed after it too.
+    pub header_read_timeout: Duration,
+}
+
+/// Accepts connections on `listener` and serves `router` on them, spread
+/// over `workers`, until `stop` resolves; then stops accepting and waits
+/// until every open connection has finished its in-flight request.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    workers: std::sync::Arc<Workers>,
+    settings: ConnectionSettings,
+    stop: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(connection) => connection,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let _ = stream.set_nodelay(true);
+        // Leaves the accepting runtime's reactor; the worker registers it
+        // with its own.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::debug!(error = %e, "accepted connection lost");
+                continue;
+            }
+        };
+        workers.spawn(connection(
+            stream,
+            remote,
+            router.clone(),
+            settings,
+            graceful.watcher(),
+        ));
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Serves one connection's requests until it closes.
+async fn connection(
+    stream: std::net::TcpStream,
+    remote: SocketAddr,
+    router: Router,
+    settings: ConnectionSettings,
+    watcher: Watcher,
+) {
+    let stream = match TcpStream::from_std(stream) {
+        Ok(stream) => stream,
+        Err(e) => {
+            tracing::debug!(error = %e, "accepted connection lost");
+            return;
+        }
+    };
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(remote));
+        router.clone().call(request.map(Body::new))
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout)
+        .serve_connection(TokioIo::new(stream), service);
+    if let Err(e) = watcher.watch(connection).await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Errors of one connection (the peer gave up before it was accepted) are
+/// skipped; others (out of file descriptors, say) are logged and retried
+/// after a pause, as `axum::serve` does.
+async fn accept_failed(e: io::Error) {
+    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "accept failed; retrying in 1 s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_workers_means_two_per_cpu() {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(Workers::start(0).unwrap().count(), 2 * cpus);
+        assert_eq!(Workers::start(3).unwrap().count(), 3);
+    }
+
+    #[test]
+    fn connections_go_to_the_workers_in_turn() {
+        let workers = Workers::start(2).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..4 {
+            let tx = tx.clone();
+            workers.spawn(async move {
+                let name = std::thread::current().name().map(str::to_owned);
+                tx.send(name).unwrap();
+            });
+        }
+        let mut names: Vec<_> = (0..4)
+            .map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap())
+            .collect();
+        names.sort();
+        let worker = |i: usize| Some(format!("sesame-worker-{i}"));
+        assert_eq!(names, [worker(0), worker(0), worker(1), worker(1)]);
+    }
+
+    #[test]
+    fn dropping_the_workers_stops_their_threads() {
+        let workers = Workers::start(1).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        // The task holds the sender until its runtime drops it.
+        workers.spawn(async move {
+            let _tx = tx;
+            std::future::pending::<()>().await;
+        });
+        drop(workers);
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+        );
+    }
+}
