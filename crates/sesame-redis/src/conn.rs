@@ -1,9 +1,11 @@
 //! The connection: one multiplexed connection (standalone) or a cluster
 //! connection, each command bounded by a timeout.
 //!
-//! Standalone uses redis-rs's `ConnectionManager`: one multiplexed TCP (or
-//! TLS) connection shared by all callers, re-established in the background
-//! with exponential backoff when it drops. Cluster uses redis-rs's async
+//! Standalone uses redis-rs's `ConnectionManager`: a multiplexed TCP (or
+//! TLS) connection shared by callers, re-established in the background
+//! with exponential backoff when it drops — a few of them (default 2), taken
+//! in turn, because one connection's single reader task caps everyone's
+//! throughput. Cluster uses redis-rs's async
 //! cluster connection, which keeps one multiplexed connection per node,
 //! follows MOVED/ASK and refreshes the slot map. On top of both, every
 //! command runs under `tokio::time::timeout`, so that no call waits longer
@@ -21,6 +23,8 @@
 //! `Error::Config` with a message that says what to check.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -32,7 +36,40 @@ use sesame::{Error, Result};
 
 use crate::config::RedisConfig;
 
-/// A standalone or cluster connection; cheap to clone.
+/// The store's connections; [`Connections::next`] gives the one for a
+/// command. Cheap to clone.
+#[derive(Clone)]
+pub enum Connections {
+    /// One server: a few multiplexed connections, taken in turn.
+    Single {
+        /// The connections.
+        pool: Arc<[ConnectionManager]>,
+        /// Which one the next command takes.
+        turn: Arc<AtomicUsize>,
+    },
+    /// A Redis Cluster (one connection per node inside).
+    Cluster(ClusterConnection),
+}
+
+impl Connections {
+    /// The connection for the next command.
+    pub fn next(&self) -> Conn {
+        match self {
+            Connections::Single { pool, turn } => {
+                let i = turn.fetch_add(1, Ordering::Relaxed) % pool.len();
+                Conn::Single(pool[i].clone())
+            }
+            Connections::Cluster(c) => Conn::Cluster(c.clone()),
+        }
+    }
+
+    /// True for a cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, Connections::Cluster(_))
+    }
+}
+
+/// A standalone or cluster connection, for one command; cheap to clone.
 #[derive(Clone)]
 pub enum Conn {
     /// One server.
@@ -69,7 +106,7 @@ impl ConnectionLike for Conn {
     }
 }
 
-impl Conn {
+impl Connections {
     /// Connects as `config` says.
     pub async fn open(config: &RedisConfig) -> Result<Self> {
         let timeout = config.command_timeout;
@@ -84,10 +121,15 @@ impl Conn {
                     .set_number_of_retries(config.reconnect_retries)
                     .set_min_delay(Duration::from_millis(10))
                     .set_max_delay(config.max_backoff);
-                let manager = bounded(connect, ConnectionManager::new_with_config(client, cfg))
-                    .await?
-                    .map_err(connect_err)?;
-                Ok(Conn::Single(manager))
+                let mut pool = Vec::with_capacity(config.connections);
+                for _ in 0..config.connections.max(1) {
+                    let manager = ConnectionManager::new_with_config(client.clone(), cfg.clone());
+                    pool.push(bounded(connect, manager).await?.map_err(connect_err)?);
+                }
+                Ok(Connections::Single {
+                    pool: pool.into(),
+                    turn: Arc::new(AtomicUsize::new(0)),
+                })
             }
             Some(nodes) => {
                 // Probe the seeds in turn until one answers; the first
@@ -124,14 +166,9 @@ impl Conn {
                 let conn = bounded(connect * 4, client.get_async_connection())
                     .await?
                     .map_err(connect_err)?;
-                Ok(Conn::Cluster(conn))
+                Ok(Connections::Cluster(conn))
             }
         }
-    }
-
-    /// True for a cluster connection.
-    pub fn is_cluster(&self) -> bool {
-        matches!(self, Conn::Cluster(_))
     }
 }
 

@@ -32,6 +32,6 @@ mod reply;
 mod scripts;
 mod store;
 
-pub use config::{DEFAULT_COMMAND_TIMEOUT, RedisConfig};
+pub use config::{DEFAULT_COMMAND_TIMEOUT, DEFAULT_CONNECTIONS, RedisConfig};
 pub use keys::BUCKETS;
 pub use store::RedisStore;

@@ -17,7 +17,7 @@ use sesame::{Error, PatchOp, Result, SessionId, SessionRecord, Store, UserId};
 
 use crate::codec::{self, data_field};
 use crate::config::RedisConfig;
-use crate::conn::{Conn, bounded, map_err};
+use crate::conn::{Connections, bounded, map_err};
 use crate::reply::{self, int, pairs, status, take, text, texts};
 use crate::{keys, scripts};
 
@@ -25,7 +25,7 @@ use crate::{keys, scripts};
 /// the connection.
 #[derive(Clone)]
 pub struct RedisStore {
-    pub(crate) conn: Conn,
+    pub(crate) conns: Connections,
     pub(crate) prefix: String,
     pub(crate) timeout: Duration,
 }
@@ -82,9 +82,9 @@ impl RedisStore {
     /// does not answer within the connect timeout.
     pub async fn connect_with(config: RedisConfig) -> Result<Self> {
         config.validate()?;
-        let conn = Conn::open(&config).await?;
+        let conns = Connections::open(&config).await?;
         Ok(Self {
-            conn,
+            conns,
             prefix: config.prefix,
             timeout: config.command_timeout,
         })
@@ -92,7 +92,7 @@ impl RedisStore {
 
     /// True when connected to a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
-        self.conn.is_cluster()
+        self.conns.is_cluster()
     }
 
     /// The key prefix.
@@ -102,7 +102,7 @@ impl RedisStore {
 
     /// Runs one command, bounded by the command timeout.
     pub(crate) async fn cmd<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conns.next();
         bounded(self.timeout, cmd.query_async::<T>(&mut conn))
             .await?
             .map_err(map_err)
@@ -129,7 +129,7 @@ impl RedisStore {
         for a in args {
             inv.arg(a);
         }
-        let mut conn = self.conn.clone();
+        let mut conn = self.conns.next();
         bounded(self.timeout, inv.invoke_async::<Value>(&mut conn))
             .await?
             .map_err(map_err)

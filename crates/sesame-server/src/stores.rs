@@ -259,7 +259,18 @@ fn redis_config(url: &str) -> Result<RedisConfig, sesame::Error> {
     let (url, ca) = take_param(&url, "ca");
     let (url, cert) = take_param(&url, "cert");
     let (url, key) = take_param(&url, "key");
+    let (url, connections) = take_param(&url, "connections");
     let mut config = RedisConfig::new(url);
+    if let Some(n) = connections {
+        match n.parse::<usize>() {
+            Ok(n @ 1..) => config = config.with_connections(n),
+            _ => {
+                return Err(sesame::Error::Config(format!(
+                    "redis url: connections={n}: give a number of connections, 1 or more"
+                )));
+            }
+        }
+    }
     if let Some(prefix) = prefix {
         config = config.with_prefix(prefix);
     }
@@ -411,7 +422,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn redis_tls_parameters_are_checked_at_start() {
+    async fn redis_url_parameters_are_checked_at_start() {
         let config_error = |r: Result<StoreHandle, OpenError>| match r {
             Err(OpenError::Store(sesame::Error::Config(message))) => message,
             Err(_) => panic!("expected a config error, got another error"),
@@ -429,6 +440,11 @@ mod tests {
         assert!(unreadable.contains("certificate"), "{unreadable}");
         let half = config_error(open_for_serve(&format!("rediss://127.0.0.1:1?cert={junk}")).await);
         assert!(half.contains("cert= and key="), "{half}");
+        for bad in ["0", "many", "-1"] {
+            let url = format!("redis://127.0.0.1:1?connections={bad}");
+            let message = config_error(open_for_serve(&url).await);
+            assert!(message.contains(&format!("connections={bad}")), "{message}");
+        }
     }
 
     #[test]
