@@ -207,6 +207,12 @@ impl IntoResponse for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if code == "payload_too_large" {
+            // The body was not read to its end, so this connection cannot
+            // carry another request: saying so sends the client's next
+            // request to a fresh connection instead of failing it here.
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if matches!(code, "missing_api_key" | "invalid_api_key") {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

@@ -459,6 +459,19 @@ async fn data_get_patch_increment_and_their_errors() {
         )
         .await;
     assert_eq!((st, b["code"].as_str()), (413, Some("payload_too_large")));
+    // That body was not read to its end: the answer closes the connection,
+    // so the client's next request goes on a fresh one.
+    let resp = s
+        .http
+        .patch(format!("{}/v1/session", s.base))
+        .bearer_auth(SESSIONS_KEY)
+        .header("sesame-token", &token)
+        .json(&json!({"set": {"big": "x".repeat(300_000)}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(resp.headers()["connection"], "close");
     // Malformed bodies.
     let (st, b) = s
         .call(
