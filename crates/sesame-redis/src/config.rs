@@ -102,7 +102,7 @@ impl RedisConfig {
     /// Multiplexed connections to a standalone server (default 2, at least
     /// 1); commands take them in turn. One connection's reader task caps
     /// the throughput of all callers (docs/BENCHMARKS.md: 62k loads/s with
-    /// one, 96k with two, 50 callers on tokio's default runtime). A cluster
+    /// one, 92k with two, 50 callers on tokio's default runtime). A cluster
     /// keeps one connection per node, whatever this says.
     pub fn with_connections(mut self, n: usize) -> Self {
         self.connections = n.max(1);

@@ -1,4 +1,4 @@
-//! The connection: one multiplexed connection (standalone) or a cluster
+//! The connections: a few multiplexed connections (standalone) or a cluster
 //! connection, each command bounded by a timeout.
 //!
 //! Standalone uses redis-rs's `ConnectionManager`: a multiplexed TCP (or
@@ -122,7 +122,7 @@ impl Connections {
                     .set_min_delay(Duration::from_millis(10))
                     .set_max_delay(config.max_backoff);
                 let mut pool = Vec::with_capacity(config.connections);
-                for _ in 0..config.connections.max(1) {
+                for _ in 0..config.connections {
                     let manager = ConnectionManager::new_with_config(client.clone(), cfg.clone());
                     pool.push(bounded(connect, manager).await?.map_err(connect_err)?);
                 }

@@ -22,7 +22,7 @@ use crate::reply::{self, int, pairs, status, take, text, texts};
 use crate::{keys, scripts};
 
 /// A session store on Redis or Redis Cluster. Cheap to clone; clones share
-/// the connection.
+/// the connections.
 #[derive(Clone)]
 pub struct RedisStore {
     pub(crate) conns: Connections,

@@ -47,12 +47,15 @@ async fn commands_take_the_connections_in_turn() {
         assert_eq!(clients_whose_last_command_was(port, "hgetall").await, n);
         drop(manager);
         // The pool closes with the store (the next round counts its own).
+        let mut open = n;
         for _ in 0..100 {
-            if clients_whose_last_command_was(port, "hgetall").await == 0 {
+            open = clients_whose_last_command_was(port, "hgetall").await;
+            if open == 0 {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
+        assert_eq!(open, 0, "the pool's connections outlived the store");
     }
 }
 

@@ -118,6 +118,10 @@ impl Default for LogConfig {
     }
 }
 
+/// Most worker threads `limits.workers` may ask for: a typo of a few zeros
+/// should be a config error, not a failure to start threads.
+pub const MAX_WORKERS: usize = 1024;
+
 /// HTTP limits.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -661,6 +665,12 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        if self.limits.workers > MAX_WORKERS {
+            return Err(ConfigError::new(
+                "limits.workers",
+                format!("must be at most {MAX_WORKERS} (0: two per CPU)"),
+            ));
+        }
         if self.guard.max_invalid > 0 {
             if self.guard.window.0.as_secs() == 0 {
                 return Err(ConfigError::new("guard.window", "must be at least 1s"));
@@ -809,6 +819,10 @@ mod tests {
             Config::load(None, &env_of(pairs), &Overrides::default()).unwrap_err()
         };
         assert_eq!(err(&[("SESAME_LISTEN", "nowhere")]).setting, "listen");
+        assert_eq!(
+            err(&[("SESAME_LIMITS_WORKERS", "100000")]).setting,
+            "limits.workers"
+        );
         assert_eq!(
             err(&[("SESAME_POLICY_IDLE_TIMEOUT", "5 parsecs")]).setting,
             "policy.idle_timeout"
