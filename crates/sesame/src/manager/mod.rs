@@ -198,7 +198,9 @@ impl Manager {
                 if just_ended {
                     self.emit_ended(tombstone.id, tombstone.user_id.clone(), tombstone.reason);
                 }
-                self.after_end(tombstone, device, &t).await
+                // Cold paths are boxed here and in `accept`: inline, their
+                // state made this future ~2.6 KB, copied on every load.
+                Box::pin(self.after_end(tombstone, device, &t)).await
             }
         }
     }
@@ -247,7 +249,7 @@ impl Manager {
         if !binding.matches(&record.device, device) {
             match binding.on_mismatch() {
                 MismatchAction::Destroy => {
-                    self.end_id(&record.id, EndReason::DeviceMismatch).await?;
+                    Box::pin(self.end_id(&record.id, EndReason::DeviceMismatch)).await?;
                     return Err(Error::Ended {
                         reason: EndReason::DeviceMismatch,
                     });
@@ -268,7 +270,8 @@ impl Manager {
         {
             // A concurrent request may have renewed first; then its response
             // carries the new token and this one goes on with the old.
-            if let Ok(rotated) = self.rotate_id(loaded.session.id, None, renewal.grace).await {
+            let rotation = Box::pin(self.rotate_id(loaded.session.id, None, renewal.grace));
+            if let Ok(rotated) = rotation.await {
                 loaded.session = rotated.session;
                 loaded.renewed = Some(rotated.token);
             }
