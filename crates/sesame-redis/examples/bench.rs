@@ -4,6 +4,10 @@
 //! `INFO commandstats` deltas). The store has its default two connections
 //! (`CONNECTIONS=n` to change it).
 //!
+//! A third figure is the client's ceiling: the same `HGETALL`s of the same
+//! session hashes through a bare redis-rs multiplexed connection, with no
+//! sesame code around them (no token, no decoding).
+//!
 //! ```text
 //! cargo run --release -p sesame-redis --example bench -- [redis://127.0.0.1:6379] [seconds]
 //! ```
@@ -106,16 +110,73 @@ async fn run(
     (count as f64 / started.elapsed().as_secs_f64(), count)
 }
 
+/// The ceiling: `callers` tasks sending `HGETALL` of `keys` round-robin
+/// through one bare redis-rs multiplexed connection; ops/s.
+async fn bare_hgetall(url: &str, keys: Arc<Vec<String>>, callers: usize, secs: u64) -> f64 {
+    let client = redis::Client::open(url).expect("url");
+    let conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let (mut conn, keys, stop, done) =
+                (conn.clone(), keys.clone(), stop.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut i = c;
+                while !stop.load(Ordering::Relaxed) {
+                    let reply: redis::Value = redis::cmd("HGETALL")
+                        .arg(&keys[i % keys.len()])
+                        .query_async(&mut conn)
+                        .await
+                        .expect("HGETALL");
+                    assert!(matches!(reply, redis::Value::Array(ref v) if !v.is_empty()));
+                    done.fetch_add(1, Ordering::Relaxed);
+                    i += callers;
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.expect("task");
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The Redis key of a session's hash: the layout of `src/keys.rs` (private
+/// to the store), repeated here for the ceiling measurement.
+fn session_key(prefix: &str, token: &str) -> String {
+    let hex = sesame::SessionToken::parse(token)
+        .expect("token")
+        .id()
+        .to_hex();
+    format!("{prefix}{{b{}}}s:{hex}", &hex[..2])
+}
+
+/// One round's figures, all ops/s.
+struct Round {
+    sesame: f64,
+    bare_redis_rs: f64,
+    redis_benchmark: f64,
+    per_op: Vec<(String, f64)>,
+}
+
 /// One measurement: fresh store and sessions, `callers` concurrent loaders,
-/// then `redis-benchmark` at the same concurrency.
-async fn bench_one(url: &str, callers: usize, secs: u64) -> (f64, f64, Vec<(String, f64)>) {
+/// then the bare redis-rs ceiling, then `redis-benchmark`, all at the same
+/// concurrency.
+async fn bench_one(url: &str, callers: usize, secs: u64) -> Round {
     let prefix = format!("sesame-bench:{}:", sesame::testing::unique_suffix());
     let connections = std::env::var("CONNECTIONS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(sesame_redis::DEFAULT_CONNECTIONS);
     let config = RedisConfig::new(url)
-        .with_prefix(prefix)
+        .with_prefix(prefix.clone())
         .with_connections(connections);
     let store = RedisStore::connect_with(config).await.expect("connect");
     let manager = Manager::new(store, Policy::default().with_renewal(None)).expect("policy");
@@ -141,8 +202,15 @@ async fn bench_one(url: &str, callers: usize, secs: u64) -> (f64, f64, Vec<(Stri
             (delta as f64 > count as f64 * 0.01).then(|| (cmd.clone(), delta as f64 / count as f64))
         })
         .collect();
-    let get = redis_benchmark(url, callers, (count).max(10_000));
-    (ops, get, per_op)
+    let keys = Arc::new(tokens.iter().map(|t| session_key(&prefix, t)).collect());
+    let bare_redis_rs = bare_hgetall(url, keys, callers, secs).await;
+    let redis_benchmark = redis_benchmark(url, callers, (count).max(10_000));
+    Round {
+        sesame: ops,
+        bare_redis_rs,
+        redis_benchmark,
+        per_op,
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -173,9 +241,9 @@ fn main() {
         .unwrap_or(3)
         .max(1);
     println!(
-        "| callers | runtime | sesame load+touch ops/s (median of {rounds}) | redis-benchmark GET req/s (median) | ratio of medians | per-round ratios | Redis commands per load |"
+        "| callers | runtime | sesame load+touch ops/s (median of {rounds}) | bare redis-rs HGETALL ops/s (median) | redis-benchmark GET req/s (median) | sesame × GET (of medians) | per-round sesame × GET | bare redis-rs × GET | Redis commands per load |"
     );
-    println!("| ---: | --- | ---: | ---: | ---: | --- | --- |");
+    println!("| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |");
     for (callers, multi_thread) in [(1usize, false), (50, false), (50, true)] {
         let rt = if multi_thread {
             tokio::runtime::Builder::new_multi_thread()
@@ -187,26 +255,31 @@ fn main() {
                 .build()
         }
         .expect("runtime");
-        let (mut ours, mut theirs, mut ratios, mut per_op) = (vec![], vec![], vec![], vec![]);
+        let (mut ours, mut bare, mut theirs, mut ratios, mut per_op) =
+            (vec![], vec![], vec![], vec![], vec![]);
         for _ in 0..rounds {
-            let (ops, get, cmds) = rt.block_on(bench_one(&url, callers, secs));
-            ours.push(ops);
+            let round = rt.block_on(bench_one(&url, callers, secs));
+            let get = round.redis_benchmark;
+            ours.push(round.sesame);
+            bare.push(round.bare_redis_rs);
             theirs.push(get);
-            ratios.push(if get > 0.0 { ops / get } else { 0.0 });
-            per_op = cmds;
+            ratios.push(if get > 0.0 { round.sesame / get } else { 0.0 });
+            per_op = round.per_op;
         }
-        let (ops, get) = (median(ours), median(theirs));
+        let (ops, bare, get) = (median(ours), median(bare), median(theirs));
+        let ratio = |x: f64| if get > 0.0 { x / get } else { 0.0 };
         let cmds: Vec<String> = per_op.iter().map(|(c, n)| format!("{c} {n:.3}")).collect();
         let ratios: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
         println!(
-            "| {callers} | {} | {ops:.0} | {get:.0} | {:.2} | {} | {} |",
+            "| {callers} | {} | {ops:.0} | {bare:.0} | {get:.0} | {:.2} | {} | {:.2} | {} |",
             if multi_thread {
                 "multi-thread"
             } else {
                 "current-thread"
             },
-            if get > 0.0 { ops / get } else { 0.0 },
+            ratio(ops),
             ratios.join(", "),
+            ratio(bare),
             cmds.join(", ")
         );
     }
