@@ -192,6 +192,23 @@ impl Statements {
     }
 }
 
+impl Statements {
+    /// Deletes the lock rows of `n` users (bound) who have no live session
+    /// left. The user's row is locked first and the sessions read second,
+    /// the order every other transaction takes them in.
+    pub fn prune_users(&self, n: usize) -> String {
+        let (u, s) = (&self.tables.users, &self.tables.sessions);
+        placeholders(
+            self.backend,
+            &format!(
+                "DELETE FROM {u} WHERE user_id IN ({}) AND NOT EXISTS \
+                 (SELECT 1 FROM {s} WHERE {s}.user_id = {u}.user_id AND {s}.end_reason IS NULL)",
+                marks(n)
+            ),
+        )
+    }
+}
+
 fn marks(n: usize) -> String {
     let mut s = String::with_capacity(n * 3);
     for i in 0..n {

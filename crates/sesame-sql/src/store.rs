@@ -29,6 +29,10 @@ type Q = Query<'static, Any, AnyArguments>;
 /// failure or a missing user row.
 const ATTEMPTS: u32 = 8;
 
+/// Users per statement when cleanup prunes the `users` table (sorted, so
+/// the rows are locked in the order every transaction takes them).
+const PRUNE_CHUNK: usize = 500;
+
 fn q(sql: &Arc<str>) -> Q {
     sqlx::query(AssertSqlSafe(sql.clone()))
 }
@@ -532,7 +536,13 @@ impl SqlStore {
 
     /// One cleanup batch in one short transaction; `scanned` is how many due
     /// rows it took.
-    async fn cleanup_batch(&self, t: &Timing, batch: usize) -> Result<CleanupReport, Fail> {
+    /// One batch of cleanup: the report, and the users whose sessions it
+    /// ended or deleted (for [`Self::prune_users`]).
+    async fn cleanup_batch(
+        &self,
+        t: &Timing,
+        batch: usize,
+    ) -> Result<(CleanupReport, Vec<String>), Fail> {
         let sql = &self.inner.sql;
         let mut tx = self.begin().await?;
         let rows = q(&sql.cleanup_select)
@@ -543,14 +553,16 @@ impl SqlStore {
         let mut purge: Vec<Vec<u8>> = Vec::new();
         let mut expire: Vec<Vec<u8>> = Vec::new();
         let mut expired = Vec::new();
+        let mut users = Vec::new();
         for r in &rows {
             let raw: Vec<u8> = r.try_get(0)?;
+            let user: Option<String> = r.try_get(1)?;
+            users.extend(user.clone());
             let end_reason: Option<String> = r.try_get(2)?;
             if end_reason.is_some() {
                 purge.push(raw);
                 continue;
             }
-            let user: Option<String> = r.try_get(1)?;
             let idle = Timestamp::from_millis(u64::try_from(r.try_get::<i64, _>(3)?).unwrap_or(0));
             let absolute =
                 Timestamp::from_millis(u64::try_from(r.try_get::<i64, _>(4)?).unwrap_or(0));
@@ -595,12 +607,36 @@ impl SqlStore {
             query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(CleanupReport {
+        let report = CleanupReport {
             scanned: rows.len() as u64,
             deleted,
             expired,
             duration: Duration::ZERO,
-        })
+        };
+        Ok((report, users))
+    }
+
+    /// Deletes the lock rows of those `users` who have no live session left,
+    /// so the `users` table holds only users with live sessions instead of
+    /// every user ever seen. A create racing with this either holds the row
+    /// first (the delete waits for it) or finds the row gone, inserts it
+    /// again and retries (`run`). SQLite takes no row locks and never writes
+    /// the table.
+    async fn prune_users(&self, users: &[String]) -> Result<(), Fail> {
+        if self.inner.backend == Backend::Sqlite {
+            return Ok(());
+        }
+        let mut users: Vec<&str> = users.iter().map(String::as_str).collect();
+        users.sort_unstable();
+        users.dedup();
+        for chunk in users.chunks(PRUNE_CHUNK) {
+            let mut query = sqlx::query(AssertSqlSafe(self.inner.sql.prune_users(chunk.len())));
+            for user in chunk {
+                query = query.bind((*user).to_owned());
+            }
+            query.execute(&self.inner.write).await?;
+        }
+        Ok(())
     }
 }
 
@@ -725,7 +761,8 @@ impl Store for SqlStore {
         let batch = batch_size.max(1);
         let mut report = CleanupReport::default();
         loop {
-            let mut part = self.run(|| self.cleanup_batch(t, batch)).await?;
+            let (mut part, users) = self.run(|| self.cleanup_batch(t, batch)).await?;
+            self.run(|| self.prune_users(&users)).await?;
             report.scanned += part.scanned;
             report.deleted += part.deleted;
             report.expired.append(&mut part.expired);

@@ -31,4 +31,20 @@ mod specific {
         };
         common::cleanup_goes_in_batches(t).await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cleanup_prunes_user_lock_rows() {
+        let Some(t) = common::mysql().await else {
+            return;
+        };
+        common::cleanup_prunes_user_lock_rows(t).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn pruning_races_capped_creates() {
+        let Some(t) = common::mysql().await else {
+            return;
+        };
+        common::pruning_races_capped_creates(t).await;
+    }
 }

@@ -124,6 +124,26 @@ pub async fn raw(t: &TestStore, sql: String) {
     }
 }
 
+/// The single integer `sql` selects on the database behind a (PostgreSQL or
+/// MySQL) test store; `{t}` in `sql` is replaced by the store's schema.
+pub async fn raw_count(t: &TestStore, sql: &str) -> i64 {
+    let sql = sql.replace("{t}", t.schema.as_deref().expect("a service store"));
+    let url = t.url.as_deref().expect("a service store");
+    if url.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    } else {
+        let mut conn = sqlx::MySqlConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    }
+}
+
 impl Drop for TestStore {
     fn drop(&mut self) {
         let cleanup = self.cleanup.take();
@@ -351,4 +371,156 @@ pub async fn cleanup_goes_in_batches(t: TestStore) {
     let report = store.cleanup(&purge, 1_000).await.unwrap();
     assert_eq!(report.deleted, 2_500);
     assert!(report.expired.is_empty());
+}
+
+/// Cleanup deletes the lock rows of users left without a live session, and a
+/// user whose row it deleted can sign in again under the cap (PostgreSQL and
+/// MySQL; SQLite never writes the `users` table).
+pub async fn cleanup_prunes_user_lock_rows(t: TestStore) {
+    use sesame::Timestamp;
+    use sesame::policy::CapAction;
+    let store = &t.store;
+    let now = Timestamp::from_millis(1_000_000_000);
+    let t0 = Timing {
+        now,
+        idle_timeout: Duration::from_secs(60),
+        touch_interval: Duration::from_secs(10),
+        tombstone_ttl: Duration::from_secs(600),
+    };
+    let cap = UserCap {
+        max: 2,
+        on_limit: CapAction::EvictOldest,
+    };
+    let record = |user: &str, idle: Duration| SessionRecord {
+        id: sesame::SessionToken::generate().unwrap().id(),
+        user_id: Some(UserId::new(user).unwrap()),
+        data: Default::default(),
+        version: 1,
+        created_at: now,
+        token_issued_at: now,
+        last_accessed: now,
+        idle_expires_at: now.plus(idle),
+        absolute_expires_at: now.plus(Duration::from_secs(3600)),
+        device: Default::default(),
+    };
+    for i in 0..10 {
+        let short = Duration::from_secs(60);
+        store
+            .create(record(&format!("gone{i}"), short), Some(cap), &t0)
+            .await
+            .unwrap();
+    }
+    let long = Duration::from_secs(3000);
+    store
+        .create(record("stays", long), Some(cap), &t0)
+        .await
+        .unwrap();
+    let users = "SELECT COUNT(*) FROM {t}.sesame_users";
+    assert_eq!(
+        raw_count(&t, users).await,
+        11,
+        "one lock row per capped user"
+    );
+
+    let later = Timing {
+        now: now.plus(Duration::from_secs(61)),
+        ..t0
+    };
+    let report = store.cleanup(&later, 4).await.unwrap();
+    assert_eq!(report.expired.len(), 10);
+    assert_eq!(
+        raw_count(&t, users).await,
+        1,
+        "only the user with a live session keeps a row"
+    );
+    let stays = "SELECT COUNT(*) FROM {t}.sesame_users WHERE user_id = 'stays'";
+    assert_eq!(raw_count(&t, stays).await, 1);
+
+    // A pruned user signs in again: the row comes back and the cap holds.
+    for _ in 0..3 {
+        store
+            .create(record("gone0", long), Some(cap), &later)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .list_user(&UserId::new("gone0").unwrap(), &later)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(raw_count(&t, users).await, 2);
+}
+
+/// Cleanup pruning lock rows while capped creates for the same users run:
+/// every create succeeds (a vanished row is inserted again) and no user ever
+/// ends with more live sessions than the cap.
+pub async fn pruning_races_capped_creates(t: TestStore) {
+    use sesame::Timestamp;
+    use sesame::policy::CapAction;
+    let store = t.store.clone();
+    let base = Timestamp::from_millis(1_000_000_000);
+    let timing = move |step: u64| Timing {
+        now: base.plus(Duration::from_secs(step * 30)),
+        idle_timeout: Duration::from_secs(60),
+        touch_interval: Duration::from_secs(10),
+        tombstone_ttl: Duration::ZERO,
+    };
+    let cap = UserCap {
+        max: 2,
+        on_limit: CapAction::EvictOldest,
+    };
+    const STEPS: u64 = 40;
+    let mut tasks = Vec::new();
+    for worker in 0..4u64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for step in 0..STEPS {
+                let t = timing(step);
+                let user = format!("racer{}", (worker + step) % 3);
+                let record = SessionRecord {
+                    id: sesame::SessionToken::generate().unwrap().id(),
+                    user_id: Some(UserId::new(user).unwrap()),
+                    data: Default::default(),
+                    version: 1,
+                    created_at: t.now,
+                    token_issued_at: t.now,
+                    last_accessed: t.now,
+                    idle_expires_at: t.now.plus(Duration::from_secs(45)),
+                    absolute_expires_at: t.now.plus(Duration::from_secs(3600)),
+                    device: Default::default(),
+                };
+                store.create(record, Some(cap), &t).await.expect("create");
+            }
+        }));
+    }
+    let cleaner = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut pruned_rounds = 0;
+            for step in 0..STEPS * 2 {
+                let report = store
+                    .cleanup(&timing(step / 2 + 2), 2)
+                    .await
+                    .expect("cleanup");
+                pruned_rounds += usize::from(!report.expired.is_empty());
+                tokio::task::yield_now().await;
+            }
+            pruned_rounds
+        })
+    };
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert!(
+        cleaner.await.unwrap() > 0,
+        "cleanup ended sessions while creates ran"
+    );
+    for user in 0..3 {
+        let user = UserId::new(format!("racer{user}")).unwrap();
+        let live = store.list_user(&user, &timing(STEPS - 1)).await.unwrap();
+        assert!(live.len() <= 2, "{user:?} has {} live sessions", live.len());
+    }
 }
