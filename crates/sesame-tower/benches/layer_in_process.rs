@@ -1,6 +1,7 @@
 //! The layer's own cost per request, without sockets: the counter route called
-//! through `tower::ServiceExt::oneshot`, bare axum against axum + sesame-tower
-//! (memory store, cookie opened, session loaded, atomic increment).
+//! through `tower::ServiceExt::oneshot`: bare axum, axum + sesame-tower (memory store, cookie
+//! opened, session loaded, atomic increment) and axum + tower-sessions 0.14 (its `MemoryStore`,
+//! get then insert, as in `http_counter`).
 //! `cargo bench -p sesame-tower --bench layer_in_process`.
 
 use axum::Router;
@@ -22,6 +23,17 @@ fn request(cookie: Option<&str>) -> Request<Body> {
     builder.body(Body::empty()).expect("request")
 }
 
+/// The `name=value` part of the response's `Set-Cookie`.
+fn session_cookie(response: &axum::http::Response<Body>) -> String {
+    response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_owned()
+}
+
 fn layer_in_process(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -38,16 +50,27 @@ fn layer_in_process(c: &mut Criterion) {
         )
         .layer(layer);
     let bare = Router::new().route("/counter", get(|| async { "1".to_string() }));
+    let tower_sessions = Router::new()
+        .route(
+            "/counter",
+            get(|s: tower_sessions::Session| async move {
+                let n: i64 = s.get("counter").await.expect("get").unwrap_or(0);
+                s.insert("counter", n + 1).await.expect("insert");
+                (n + 1).to_string()
+            }),
+        )
+        .layer(
+            tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
+                .with_secure(false),
+        );
     let first = rt
         .block_on(sesame.clone().oneshot(request(None)))
         .expect("first request");
-    let cookie = first
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
+    let cookie = session_cookie(&first);
+    let ts_cookie = session_cookie(
+        &rt.block_on(tower_sessions.clone().oneshot(request(None)))
+            .expect("first tower-sessions request"),
+    );
 
     let mut group = c.benchmark_group("layer_in_process");
     group.bench_function("bare_axum", |b| {
@@ -61,6 +84,17 @@ fn layer_in_process(c: &mut Criterion) {
                 .oneshot(request(Some(&cookie)))
                 .await
                 .expect("sesame");
+            assert!(response.status().is_success());
+            response
+        })
+    });
+    group.bench_function("tower_sessions_counter", |b| {
+        b.to_async(&rt).iter(|| async {
+            let response = tower_sessions
+                .clone()
+                .oneshot(request(Some(&ts_cookie)))
+                .await
+                .expect("tower-sessions");
             assert!(response.status().is_success());
             response
         })
