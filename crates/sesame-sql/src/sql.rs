@@ -190,9 +190,7 @@ impl Statements {
             ),
         )
     }
-}
 
-impl Statements {
     /// Deletes the lock rows of `n` users (bound) who have no live session
     /// left. The user's row is locked first and the sessions read second,
     /// the order every other transaction takes them in.

@@ -535,9 +535,8 @@ impl SqlStore {
     }
 
     /// One cleanup batch in one short transaction; `scanned` is how many due
-    /// rows it took.
-    /// One batch of cleanup: the report, and the users whose sessions it
-    /// ended or deleted (for [`Self::prune_users`]).
+    /// rows it took. Also returns the users of those rows, for
+    /// [`Self::prune_users`].
     async fn cleanup_batch(
         &self,
         t: &Timing,
@@ -762,7 +761,13 @@ impl Store for SqlStore {
         let mut report = CleanupReport::default();
         loop {
             let (mut part, users) = self.run(|| self.cleanup_batch(t, batch)).await?;
-            self.run(|| self.prune_users(&users)).await?;
+            // The batch has committed: a failed prune must not fail cleanup
+            // and lose the report of the sessions it ended. Those users'
+            // rows (a few bytes each) stay until a later cleanup ends one of
+            // their sessions again.
+            if let Err(e) = self.run(|| self.prune_users(&users)).await {
+                tracing::warn!(error = %e, users = users.len(), "could not prune the users lock table");
+            }
             report.scanned += part.scanned;
             report.deleted += part.deleted;
             report.expired.append(&mut part.expired);
