@@ -74,26 +74,23 @@ fn redis_benchmark(url: &str, clients: usize, requests: u64) -> f64 {
         .unwrap_or(0.0)
 }
 
-async fn run(
-    manager: &Manager,
-    tokens: &Arc<Vec<String>>,
-    callers: usize,
-    secs: u64,
-) -> (f64, u64) {
+/// Runs `callers` tasks for `secs` seconds; caller `c` calls `op(i)` in a
+/// loop with `i` = c, c + callers, c + 2 × callers, ... Returns ops/s and
+/// the count.
+async fn drive<F, Fut>(callers: usize, secs: u64, op: F) -> (f64, u64)
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
-    let device = DeviceInfo::default().with_user_agent("bench");
     let tasks: Vec<_> = (0..callers)
         .map(|c| {
-            let (manager, tokens, device) = (manager.clone(), tokens.clone(), device.clone());
-            let (stop, done) = (stop.clone(), done.clone());
+            let (op, stop, done) = (op.clone(), stop.clone(), done.clone());
             tokio::spawn(async move {
                 let mut i = c;
                 while !stop.load(Ordering::Relaxed) {
-                    manager
-                        .load(&tokens[i % tokens.len()], &device)
-                        .await
-                        .expect("load");
+                    op(i).await;
                     done.fetch_add(1, Ordering::Relaxed);
                     i += callers;
                 }
@@ -110,42 +107,48 @@ async fn run(
     (count as f64 / started.elapsed().as_secs_f64(), count)
 }
 
-/// The ceiling: `callers` tasks sending `HGETALL` of `keys` round-robin
-/// through one bare redis-rs multiplexed connection; ops/s.
+/// Sesame: `Manager::load` of the sessions round-robin.
+async fn run(
+    manager: &Manager,
+    tokens: &Arc<Vec<String>>,
+    callers: usize,
+    secs: u64,
+) -> (f64, u64) {
+    let device = DeviceInfo::default().with_user_agent("bench");
+    let (manager, tokens) = (manager.clone(), tokens.clone());
+    drive(callers, secs, move |i| {
+        let (manager, tokens, device) = (manager.clone(), tokens.clone(), device.clone());
+        async move {
+            manager
+                .load(&tokens[i % tokens.len()], &device)
+                .await
+                .expect("load");
+        }
+    })
+    .await
+}
+
+/// The ceiling: `HGETALL` of `keys` round-robin through one bare redis-rs
+/// multiplexed connection; ops/s.
 async fn bare_hgetall(url: &str, keys: Arc<Vec<String>>, callers: usize, secs: u64) -> f64 {
     let client = redis::Client::open(url).expect("url");
     let conn = client
         .get_multiplexed_async_connection()
         .await
         .expect("connect");
-    let stop = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicU64::new(0));
-    let tasks: Vec<_> = (0..callers)
-        .map(|c| {
-            let (mut conn, keys, stop, done) =
-                (conn.clone(), keys.clone(), stop.clone(), done.clone());
-            tokio::spawn(async move {
-                let mut i = c;
-                while !stop.load(Ordering::Relaxed) {
-                    let reply: redis::Value = redis::cmd("HGETALL")
-                        .arg(&keys[i % keys.len()])
-                        .query_async(&mut conn)
-                        .await
-                        .expect("HGETALL");
-                    assert!(matches!(reply, redis::Value::Array(ref v) if !v.is_empty()));
-                    done.fetch_add(1, Ordering::Relaxed);
-                    i += callers;
-                }
-            })
-        })
-        .collect();
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-    stop.store(true, Ordering::Relaxed);
-    for t in tasks {
-        t.await.expect("task");
-    }
-    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    drive(callers, secs, move |i| {
+        let (mut conn, keys) = (conn.clone(), keys.clone());
+        async move {
+            let reply: redis::Value = redis::cmd("HGETALL")
+                .arg(&keys[i % keys.len()])
+                .query_async(&mut conn)
+                .await
+                .expect("HGETALL");
+            assert!(matches!(reply, redis::Value::Array(ref v) if !v.is_empty()));
+        }
+    })
+    .await
+    .0
 }
 
 /// The Redis key of a session's hash: the layout of `src/keys.rs` (private
