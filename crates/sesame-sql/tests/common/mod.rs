@@ -320,6 +320,23 @@ pub async fn concurrent_cases_never_deadlock(t: TestStore) {
     assert_eq!(store.deadlock_retries(), 0);
 }
 
+/// A fresh session of `user` made at `now` that idles out after `idle`,
+/// with an hour's absolute lifetime.
+pub fn session_at(user: &str, now: sesame::Timestamp, idle: Duration) -> SessionRecord {
+    SessionRecord {
+        id: sesame::SessionToken::generate().unwrap().id(),
+        user_id: Some(UserId::new(user).unwrap()),
+        data: Default::default(),
+        version: 1,
+        created_at: now,
+        token_issued_at: now,
+        last_accessed: now,
+        idle_expires_at: now.plus(idle),
+        absolute_expires_at: now.plus(Duration::from_secs(3600)),
+        device: Default::default(),
+    }
+}
+
 /// Cleanup works in batches: 2,500 expired sessions with a batch of 1,000
 /// take three statements' worth, each reported once, tombstones kept until
 /// their own time.
@@ -334,24 +351,9 @@ pub async fn cleanup_goes_in_batches(t: TestStore) {
         tombstone_ttl: Duration::from_secs(600),
     };
     for i in 0..2_600u32 {
-        let id = sesame::SessionToken::generate().unwrap().id();
-        let absolute = now.plus(Duration::from_secs(3600));
-        let record = SessionRecord {
-            id,
-            user_id: Some(UserId::new(format!("u{}", i % 7)).unwrap()),
-            data: Default::default(),
-            version: 1,
-            created_at: now,
-            token_issued_at: now,
-            last_accessed: now,
-            idle_expires_at: if i < 2_500 {
-                now.plus(Duration::from_secs(60))
-            } else {
-                absolute
-            },
-            absolute_expires_at: absolute,
-            device: Default::default(),
-        };
+        // The last 100 idle out only with their absolute lifetime.
+        let idle = Duration::from_secs(if i < 2_500 { 60 } else { 3600 });
+        let record = session_at(&format!("u{}", i % 7), now, idle);
         store.create(record, None, &t0).await.unwrap();
     }
     let later = Timing {
@@ -391,18 +393,7 @@ pub async fn cleanup_prunes_user_lock_rows(t: TestStore) {
         max: 2,
         on_limit: CapAction::EvictOldest,
     };
-    let record = |user: &str, idle: Duration| SessionRecord {
-        id: sesame::SessionToken::generate().unwrap().id(),
-        user_id: Some(UserId::new(user).unwrap()),
-        data: Default::default(),
-        version: 1,
-        created_at: now,
-        token_issued_at: now,
-        last_accessed: now,
-        idle_expires_at: now.plus(idle),
-        absolute_expires_at: now.plus(Duration::from_secs(3600)),
-        device: Default::default(),
-    };
+    let record = |user: &str, idle: Duration| session_at(user, now, idle);
     for i in 0..10 {
         let short = Duration::from_secs(60);
         store
@@ -480,18 +471,7 @@ pub async fn pruning_races_capped_creates(t: TestStore) {
             for step in 0..STEPS {
                 let t = timing(step);
                 let user = format!("racer{}", (worker + step) % 3);
-                let record = SessionRecord {
-                    id: sesame::SessionToken::generate().unwrap().id(),
-                    user_id: Some(UserId::new(user).unwrap()),
-                    data: Default::default(),
-                    version: 1,
-                    created_at: t.now,
-                    token_issued_at: t.now,
-                    last_accessed: t.now,
-                    idle_expires_at: t.now.plus(Duration::from_secs(45)),
-                    absolute_expires_at: t.now.plus(Duration::from_secs(3600)),
-                    device: Default::default(),
-                };
+                let record = session_at(&user, t.now, Duration::from_secs(45));
                 store.create(record, Some(cap), &t).await.expect("create");
             }
         }));
