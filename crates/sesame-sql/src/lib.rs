@@ -38,9 +38,10 @@
 //!   and cleanup skips rows others hold (`SKIP LOCKED`), so the lock graph
 //!   has no cycle.
 //! - After each batch, cleanup deletes the `users` rows of the batch's users
-//!   who have no live session left (one statement per 500 users, sorted),
-//!   so the table stays as small as the set of users with live sessions. A
-//!   `create` that finds its user's row gone inserts it again and retries.
+//!   who have no live session left (a transaction per 500 users that locks
+//!   their rows, sorted, then deletes), so the table stays as small as the
+//!   set of users with live sessions. A `create` that finds its user's row
+//!   gone inserts it again and retries.
 //! - Every operation is bounded: acquire timeout, server-side statement
 //!   timeout, and a client-side bound on the whole operation.
 //!

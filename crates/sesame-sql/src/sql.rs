@@ -107,7 +107,13 @@ impl Statements {
             Backend::Postgres => {
                 format!("INSERT INTO {u} (user_id) VALUES (?) ON CONFLICT DO NOTHING")
             }
-            Backend::MySql => format!("INSERT IGNORE INTO {u} (user_id) VALUES (?)"),
+            // Not `INSERT IGNORE`: on a key whose row was just deleted (by
+            // cleanup's pruning), two of those take shared locks on it and
+            // deadlock upgrading them; `ON DUPLICATE KEY UPDATE` locks it
+            // exclusively at once.
+            Backend::MySql => format!(
+                "INSERT INTO {u} (user_id) VALUES (?) ON DUPLICATE KEY UPDATE user_id = user_id"
+            ),
         };
         let tomb = "data = '{}', device = NULL";
         let p = |sql: String| -> Arc<str> { placeholders(backend, &sql).into() };
@@ -191,9 +197,28 @@ impl Statements {
         )
     }
 
-    /// Deletes the lock rows of `n` users (bound) who have no live session
-    /// left. The user's row is locked first and the sessions read second,
-    /// the order every other transaction takes them in.
+    /// Locks the rows of `n` users (bound), in key order, for
+    /// [`Self::prune_users`] in the same transaction.
+    pub fn lock_users_for_prune(&self, n: usize) -> String {
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            _ => " FOR UPDATE",
+        };
+        placeholders(
+            self.backend,
+            &format!(
+                "SELECT user_id FROM {} WHERE user_id IN ({}) ORDER BY user_id{lock}",
+                self.tables.users,
+                marks(n)
+            ),
+        )
+    }
+
+    /// Deletes the rows of `n` users (bound) who have no live session left.
+    /// Run after [`Self::lock_users_for_prune`] in one transaction, so the
+    /// users' rows are locked before the sessions are read — the order every
+    /// transaction takes them in (a bare `DELETE` here reads the sessions
+    /// first on InnoDB, and deadlocked against creates).
     pub fn prune_users(&self, n: usize) -> String {
         let (u, s) = (&self.tables.users, &self.tables.sessions);
         placeholders(

@@ -33,6 +33,12 @@ const ATTEMPTS: u32 = 8;
 /// the rows are locked in the order every transaction takes them).
 const PRUNE_CHUNK: usize = 500;
 
+/// The pause before retry number `tries` after a deadlock or a
+/// serialization failure.
+async fn backoff(tries: u32) {
+    tokio::time::sleep(Duration::from_millis(u64::from(tries) * 2)).await;
+}
+
 fn q(sql: &Arc<str>) -> Q {
     sqlx::query(AssertSqlSafe(sql.clone()))
 }
@@ -111,15 +117,25 @@ impl SqlStore {
                     Ok(v) => return Ok(v),
                     Err(Fail::Store(e)) => return Err(e),
                     Err(Fail::NoUserRow(user)) if tries < ATTEMPTS => {
-                        q(&inner.sql.insert_user)
+                        let inserted = q(&inner.sql.insert_user)
                             .bind(user.as_str().to_owned())
                             .execute(&inner.write)
-                            .await
-                            .map_err(error::map)?;
+                            .await;
+                        match inserted {
+                            Ok(_) => {}
+                            // A re-insert racing a prune or another
+                            // re-insert of the same user may be refused as
+                            // a deadlock; like any other, it is retried.
+                            Err(e) if error::is_retryable(&e) => {
+                                inner.retries.fetch_add(1, Ordering::Relaxed);
+                                backoff(tries).await;
+                            }
+                            Err(e) => return Err(error::map(e)),
+                        }
                     }
                     Err(Fail::Sql(e)) if tries < ATTEMPTS && error::is_retryable(&e) => {
                         inner.retries.fetch_add(1, Ordering::Relaxed);
-                        tokio::time::sleep(Duration::from_millis(u64::from(tries) * 2)).await;
+                        backoff(tries).await;
                     }
                     Err(Fail::Sql(e)) => return Err(error::map(e)),
                     Err(Fail::NoUserRow(_)) => {
@@ -628,12 +644,24 @@ impl SqlStore {
         let mut users: Vec<&str> = users.iter().map(String::as_str).collect();
         users.sort_unstable();
         users.dedup();
+        let sql = &self.inner.sql;
         for chunk in users.chunks(PRUNE_CHUNK) {
-            let mut query = sqlx::query(AssertSqlSafe(self.inner.sql.prune_users(chunk.len())));
-            for user in chunk {
-                query = query.bind((*user).to_owned());
-            }
-            query.execute(&self.inner.write).await?;
+            let bind_all = |mut query: Q| {
+                for user in chunk {
+                    query = query.bind((*user).to_owned());
+                }
+                query
+            };
+            let mut tx = self.begin().await?;
+            bind_all(sqlx::query(AssertSqlSafe(
+                sql.lock_users_for_prune(chunk.len()),
+            )))
+            .fetch_all(&mut *tx)
+            .await?;
+            bind_all(sqlx::query(AssertSqlSafe(sql.prune_users(chunk.len()))))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
         }
         Ok(())
     }

@@ -449,10 +449,16 @@ pub async fn cleanup_prunes_user_lock_rows(t: TestStore) {
 /// every create succeeds (a vanished row is inserted again) and no user ever
 /// ends with more live sessions than the cap.
 pub async fn pruning_races_capped_creates(t: TestStore) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
     use sesame::Timestamp;
     use sesame::policy::CapAction;
     let store = t.store.clone();
     let base = Timestamp::from_millis(1_000_000_000);
+    // Steps of 30 s; sessions idle out after 20 s, so a cleanup one step
+    // ahead of the creators ends every session made so far and prunes the
+    // users' rows, which the creators' next creates must insert again.
     let timing = move |step: u64| Timing {
         now: base.plus(Duration::from_secs(step * 30)),
         idle_timeout: Duration::from_secs(60),
@@ -463,37 +469,45 @@ pub async fn pruning_races_capped_creates(t: TestStore) {
         max: 2,
         on_limit: CapAction::EvictOldest,
     };
-    const STEPS: u64 = 40;
+    const STEPS: u64 = 100;
+    let progress = Arc::new(AtomicU64::new(0));
+    let creating = Arc::new(AtomicBool::new(true));
     let mut tasks = Vec::new();
     for worker in 0..4u64 {
-        let store = store.clone();
+        let (store, progress) = (store.clone(), progress.clone());
         tasks.push(tokio::spawn(async move {
             for step in 0..STEPS {
                 let t = timing(step);
                 let user = format!("racer{}", (worker + step) % 3);
-                let record = session_at(&user, t.now, Duration::from_secs(45));
+                let record = session_at(&user, t.now, Duration::from_secs(20));
                 store.create(record, Some(cap), &t).await.expect("create");
+                progress.fetch_max(step, Ordering::Relaxed);
+                // Let the cleaner in between steps.
+                tokio::time::sleep(Duration::from_millis(3)).await;
             }
         }));
     }
     let cleaner = {
-        let store = store.clone();
+        let (store, progress, creating) = (store.clone(), progress.clone(), creating.clone());
         tokio::spawn(async move {
-            let mut pruned_rounds = 0;
-            for step in 0..STEPS * 2 {
-                let report = store
-                    .cleanup(&timing(step / 2 + 2), 2)
+            let mut ended = 0;
+            while creating.load(Ordering::Relaxed) {
+                let ahead = timing(progress.load(Ordering::Relaxed) + 1);
+                ended += store
+                    .cleanup(&ahead, 100)
                     .await
-                    .expect("cleanup");
-                pruned_rounds += usize::from(!report.expired.is_empty());
+                    .expect("cleanup")
+                    .expired
+                    .len();
                 tokio::task::yield_now().await;
             }
-            pruned_rounds
+            ended
         })
     };
     for task in tasks {
         task.await.unwrap();
     }
+    creating.store(false, Ordering::Relaxed);
     assert!(
         cleaner.await.unwrap() > 0,
         "cleanup ended sessions while creates ran"
@@ -503,4 +517,6 @@ pub async fn pruning_races_capped_creates(t: TestStore) {
         let live = store.list_user(&user, &timing(STEPS - 1)).await.unwrap();
         assert!(live.len() <= 2, "{user:?} has {} live sessions", live.len());
     }
+    // Pruning locks users before sessions, like every transaction: no cycle.
+    assert_eq!(store.deadlock_retries(), 0);
 }
