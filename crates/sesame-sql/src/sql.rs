@@ -198,16 +198,13 @@ impl Statements {
     }
 
     /// Locks the rows of `n` users (bound), in key order, for
-    /// [`Self::prune_users`] in the same transaction.
+    /// [`Self::prune_users`] in the same transaction. PostgreSQL and MySQL
+    /// only: SQLite never prunes (it has no row locks and no user rows).
     pub fn lock_users_for_prune(&self, n: usize) -> String {
-        let lock = match self.backend {
-            Backend::Sqlite => "",
-            _ => " FOR UPDATE",
-        };
         placeholders(
             self.backend,
             &format!(
-                "SELECT user_id FROM {} WHERE user_id IN ({}) ORDER BY user_id{lock}",
+                "SELECT user_id FROM {} WHERE user_id IN ({}) ORDER BY user_id FOR UPDATE",
                 self.tables.users,
                 marks(n)
             ),

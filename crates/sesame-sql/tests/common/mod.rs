@@ -344,6 +344,17 @@ pub fn session_at(user: &str, now: sesame::Timestamp, idle: Duration) -> Session
     }
 }
 
+/// The cleanup tests' timing at `now`: 60 s idle timeout, 10 s touch
+/// interval, tombstones kept 10 minutes.
+pub fn cleanup_timing(now: sesame::Timestamp) -> Timing {
+    Timing {
+        now,
+        idle_timeout: Duration::from_secs(60),
+        touch_interval: Duration::from_secs(10),
+        tombstone_ttl: Duration::from_secs(600),
+    }
+}
+
 /// Cleanup works in batches: 2,500 expired sessions with a batch of 1,000
 /// take three statements' worth, each reported once, tombstones kept until
 /// their own time.
@@ -351,12 +362,7 @@ pub async fn cleanup_goes_in_batches(t: TestStore) {
     use sesame::Timestamp;
     let store = &t.store;
     let now = Timestamp::from_millis(1_000_000_000);
-    let t0 = Timing {
-        now,
-        idle_timeout: Duration::from_secs(60),
-        touch_interval: Duration::from_secs(10),
-        tombstone_ttl: Duration::from_secs(600),
-    };
+    let t0 = cleanup_timing(now);
     for i in 0..2_600u32 {
         // The last 100 idle out only with their absolute lifetime.
         let idle = Duration::from_secs(if i < 2_500 { 60 } else { 3600 });
@@ -390,12 +396,7 @@ pub async fn cleanup_prunes_user_lock_rows(t: TestStore) {
     use sesame::policy::CapAction;
     let store = &t.store;
     let now = Timestamp::from_millis(1_000_000_000);
-    let t0 = Timing {
-        now,
-        idle_timeout: Duration::from_secs(60),
-        touch_interval: Duration::from_secs(10),
-        tombstone_ttl: Duration::from_secs(600),
-    };
+    let t0 = cleanup_timing(now);
     let cap = UserCap {
         max: 2,
         on_limit: CapAction::EvictOldest,
