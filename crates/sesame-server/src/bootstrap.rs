@@ -73,7 +73,8 @@ pub fn cookie_keys(config: &mut Config, create: bool) -> Result<Option<PathBuf>,
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
-    crate::cookies::check_keys(&config.cookie.keys)
+    config
+        .cookie_keys()
         .map_err(|e| ConfigError::new(path.display().to_string(), e.message))?;
     Ok(Some(path))
 }

@@ -194,7 +194,9 @@ impl From<crate::server::StartError> for Failure {
 impl From<sesame::Error> for Failure {
     fn from(e: sesame::Error) -> Self {
         match e {
-            sesame::Error::Config(text) => Failure::Config(ConfigError::new("policy", text)),
+            sesame::Error::Policy(e) => {
+                Failure::Config(crate::config::policy::invalid(&e).within(crate::config::POLICY))
+            }
             other => Failure::Other(other.to_string()),
         }
     }
@@ -283,7 +285,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let value = read_arg(value)?;
             let policy = config.policy.to_policy()?;
             let cookies =
-                crate::cookies::Cookies::new(&config.cookie.keys, policy.absolute_lifetime())?;
+                crate::cookies::Cookies::new(config.cookie_keys()?, policy.absolute_lifetime());
             let now = sesame::Clock::now(&SystemClock).as_secs();
             let report = cookies.inspect(&value, now).ok_or_else(|| {
                 Failure::Config(ConfigError::new(

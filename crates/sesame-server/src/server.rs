@@ -91,7 +91,7 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Built, Star
         manager,
         keys: config.api_keys()?,
         metrics,
-        cookies: Cookies::new(&config.cookie.keys, max_age)?,
+        cookies: Cookies::new(config.cookie_keys()?, max_age),
         limits: config.limits.clone(),
         store_kind: store.kind,
         probes: crate::probing::ProbeGuard::new(&config.guard),

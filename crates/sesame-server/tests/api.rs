@@ -919,7 +919,7 @@ async fn requests_found_by_api_fuzzing_get_typed_answers() {
 async fn reject_new_answers_limit_reached() {
     let mut config = test_config();
     config.policy.max_sessions_per_user = 1;
-    config.policy.on_limit = "reject_new".into();
+    config.policy.on_limit = sesame::CapAction::RejectNew;
     let s = TestServer::start(config).await;
     s.create(Some("ivy")).await;
     let (st, b) = s

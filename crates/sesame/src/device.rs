@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use crate::policy::{PolicyError, PolicySetting};
+
 /// What a transport knows of the client.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeviceInfo {
@@ -64,8 +66,37 @@ pub enum IpBinding {
     },
 }
 
+impl IpBinding {
+    /// Checks the prefix lengths: at most 32 bits for IPv4, 128 for IPv6.
+    ///
+    /// # Errors
+    /// [`PolicyError`] naming [`PolicySetting::IpPrefixV4`] or
+    /// [`PolicySetting::IpPrefixV6`].
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        if let IpBinding::Prefix { v4, v6 } = *self {
+            if v4 > 32 {
+                return Err(PolicyError::new(
+                    PolicySetting::IpPrefixV4,
+                    "device_binding.ip prefix: at most 32 bits for IPv4",
+                ));
+            }
+            if v6 > 128 {
+                return Err(PolicyError::new(
+                    PolicySetting::IpPrefixV6,
+                    "device_binding.ip prefix: at most 128 bits for IPv6",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What to do when a request's device does not match its session's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+///
+/// In configuration files it is written in snake case (`"destroy"`,
+/// `"flag"`, `"ignore"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MismatchAction {
     /// End the session with reason `DeviceMismatch` and refuse the request.
     #[default]
@@ -138,13 +169,8 @@ impl DeviceBinding {
         self.on_mismatch
     }
 
-    pub(crate) fn validate(&self) -> Result<(), String> {
-        if let IpBinding::Prefix { v4, v6 } = self.ip
-            && (v4 > 32 || v6 > 128)
-        {
-            return Err("device_binding.ip prefix: at most 32 bits (IPv4) and 128 (IPv6)".into());
-        }
-        Ok(())
+    pub(crate) fn validate(&self) -> Result<(), PolicyError> {
+        self.ip.validate()
     }
 
     /// True when `request` matches `bound` on every bound property.

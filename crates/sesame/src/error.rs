@@ -67,6 +67,11 @@ pub enum Error {
     /// A configuration value is out of range; the text names the setting.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The [`Policy`](crate::Policy) given to a manager is inconsistent;
+    /// [`PolicyError::setting`](crate::PolicyError::setting) says which
+    /// setting.
+    #[error("invalid configuration: {0}")]
+    Policy(#[from] crate::policy::PolicyError),
     /// The store cannot be reached or did not answer in time. Retry later.
     #[error("session store unavailable")]
     StoreUnavailable(#[source] BoxError),
@@ -107,7 +112,7 @@ impl Error {
             Error::InvalidKey(_) => "invalid_key",
             Error::Serialization(_) => "serialization",
             Error::NotAnInteger { .. } => "not_an_integer",
-            Error::Config(_) => "invalid_config",
+            Error::Config(_) | Error::Policy(_) => "invalid_config",
             Error::StoreUnavailable(_) => "store_unavailable",
             Error::Corrupt { .. } => "corrupt_record",
             Error::Cookie(_) => "invalid_cookie",

@@ -87,7 +87,9 @@ pub use events::{EventSink, SessionEvent};
 pub use lifecycle::{EndCategory, EndReason, Tombstone};
 pub use manager::{Created, Inspection, Issued, Loaded, Manager, Rotated};
 pub use memory::MemoryStore;
-pub use policy::{CapAction, Policy, Renewal, TokenReuseAction, UserCap};
+pub use policy::{
+    CapAction, Policy, PolicyError, PolicySetting, Renewal, TokenReuseAction, UserCap,
+};
 pub use store::{CleanupReport, SessionRecord, Store};
 pub use token::{SessionId, SessionToken};
 pub use user::UserId;

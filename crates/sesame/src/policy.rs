@@ -11,7 +11,11 @@ use std::time::Duration;
 use crate::device::DeviceBinding;
 
 /// What creating a session does when its user is at the cap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+///
+/// In configuration files it is written in snake case (`"evict_oldest"`,
+/// `"reject_new"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CapAction {
     /// End the user's least recently created session(s) to make room.
     #[default]
@@ -40,7 +44,11 @@ pub struct Renewal {
 }
 
 /// What the presentation of a rotated token after its grace does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+///
+/// In configuration files it is written in snake case (`"end_successor"`,
+/// `"refuse_only"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TokenReuseAction {
     /// End the session that replaced it (reason `TokenReuse`): whoever holds
     /// the old token after its grace is likely not the legitimate client.
@@ -148,39 +156,120 @@ impl Policy {
         token_reuse, with_token_reuse, TokenReuseAction
     );
 
-    /// Checks that the settings make sense together; the message names the
-    /// offending setting.
-    pub fn validate(&self) -> Result<(), crate::Error> {
-        let fail = |msg: &str| Err(crate::Error::Config(msg.to_owned()));
+    /// Checks that the settings make sense together.
+    ///
+    /// # Errors
+    /// [`PolicyError`] naming the offending [`PolicySetting`], so that a
+    /// configuration layer can report its own name for that setting.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use sesame::{Policy, PolicySetting};
+    ///
+    /// let err = Policy::default()
+    ///     .with_touch_interval(Duration::from_secs(3600))
+    ///     .validate()
+    ///     .unwrap_err();
+    /// assert_eq!(err.setting(), PolicySetting::TouchInterval);
+    /// ```
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let fail = |setting, message| Err(PolicyError { setting, message });
         if self.idle_timeout.is_zero() {
-            return fail("idle_timeout must be greater than zero");
+            return fail(
+                PolicySetting::IdleTimeout,
+                "idle_timeout must be greater than zero",
+            );
         }
         if self.absolute_lifetime < self.idle_timeout {
-            return fail("absolute_lifetime must be at least idle_timeout");
+            return fail(
+                PolicySetting::AbsoluteLifetime,
+                "absolute_lifetime must be at least idle_timeout",
+            );
         }
         if self.touch_interval >= self.idle_timeout {
-            return fail("touch_interval must be shorter than idle_timeout");
+            return fail(
+                PolicySetting::TouchInterval,
+                "touch_interval must be shorter than idle_timeout",
+            );
         }
         if let Some(renewal) = self.renewal {
             if renewal.interval.is_zero() {
-                return fail("renewal.interval must be greater than zero");
+                return fail(
+                    PolicySetting::RenewalInterval,
+                    "renewal.interval must be greater than zero",
+                );
             }
             if renewal.grace > renewal.interval {
-                return fail("renewal.grace must not exceed renewal.interval");
+                return fail(
+                    PolicySetting::RenewalGrace,
+                    "renewal.grace must not exceed renewal.interval",
+                );
             }
         }
         if let Some(cap) = self.user_cap
             && cap.max == 0
         {
-            return fail("user_cap.max must be at least 1");
+            return fail(PolicySetting::UserCapMax, "user_cap.max must be at least 1");
         }
         if self.max_data_size < 2 {
-            return fail("max_data_size must be at least 2 bytes (an empty JSON object)");
+            return fail(
+                PolicySetting::MaxDataSize,
+                "max_data_size must be at least 2 bytes (an empty JSON object)",
+            );
         }
-        self.device_binding
-            .validate()
-            .map_err(crate::Error::Config)?;
-        Ok(())
+        self.device_binding.validate()
+    }
+}
+
+/// A setting of [`Policy`] that [`Policy::validate`] can refuse.
+///
+/// The enum is exhaustive on purpose: a configuration layer maps every
+/// variant to its own name for the setting in a `match` without a `_` arm,
+/// so a new check here fails to compile there until it is named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PolicySetting {
+    /// [`Policy::idle_timeout`].
+    IdleTimeout,
+    /// [`Policy::absolute_lifetime`].
+    AbsoluteLifetime,
+    /// [`Policy::touch_interval`].
+    TouchInterval,
+    /// [`Renewal::interval`].
+    RenewalInterval,
+    /// [`Renewal::grace`].
+    RenewalGrace,
+    /// [`UserCap::max`].
+    UserCapMax,
+    /// [`Policy::max_data_size`].
+    MaxDataSize,
+    /// The IPv4 prefix length of [`IpBinding::Prefix`](crate::IpBinding::Prefix).
+    IpPrefixV4,
+    /// The IPv6 prefix length of [`IpBinding::Prefix`](crate::IpBinding::Prefix).
+    IpPrefixV6,
+}
+
+/// [`Policy::validate`] refused a setting: which one, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct PolicyError {
+    setting: PolicySetting,
+    message: &'static str,
+}
+
+impl PolicyError {
+    pub(crate) fn new(setting: PolicySetting, message: &'static str) -> Self {
+        Self { setting, message }
+    }
+
+    /// The setting that is wrong.
+    pub fn setting(&self) -> PolicySetting {
+        self.setting
+    }
+
+    /// What is wrong with it, in words (it names the engine's field).
+    pub fn message(&self) -> &'static str {
+        self.message
     }
 }
 
@@ -206,6 +295,7 @@ mod tests {
             .with_absolute_lifetime(Duration::from_secs(1))
             .validate()
             .unwrap_err();
+        assert_eq!(err.setting(), PolicySetting::AbsoluteLifetime);
         assert!(err.to_string().contains("absolute_lifetime"));
         let err = Policy::default()
             .with_user_cap(Some(UserCap {
@@ -214,12 +304,39 @@ mod tests {
             }))
             .validate()
             .unwrap_err();
+        assert_eq!(err.setting(), PolicySetting::UserCapMax);
         assert!(err.to_string().contains("user_cap"));
-        assert!(
+        let renewal = |interval, grace| {
             Policy::default()
-                .with_touch_interval(Duration::from_secs(3600))
+                .with_renewal(Some(Renewal {
+                    interval: Duration::from_secs(interval),
+                    grace: Duration::from_secs(grace),
+                }))
                 .validate()
-                .is_err()
+                .unwrap_err()
+                .setting()
+        };
+        assert_eq!(renewal(0, 0), PolicySetting::RenewalInterval);
+        assert_eq!(renewal(10, 11), PolicySetting::RenewalGrace);
+        let one = |p: Policy| p.validate().unwrap_err().setting();
+        assert_eq!(
+            one(Policy::default().with_idle_timeout(Duration::ZERO)),
+            PolicySetting::IdleTimeout
         );
+        assert_eq!(
+            one(Policy::default().with_touch_interval(Duration::from_secs(3600))),
+            PolicySetting::TouchInterval
+        );
+        assert_eq!(
+            one(Policy::default().with_max_data_size(1)),
+            PolicySetting::MaxDataSize
+        );
+        let prefix = |v4, v6| {
+            one(Policy::default().with_device_binding(
+                crate::DeviceBinding::none().with_ip(crate::IpBinding::Prefix { v4, v6 }),
+            ))
+        };
+        assert_eq!(prefix(33, 48), PolicySetting::IpPrefixV4);
+        assert_eq!(prefix(24, 129), PolicySetting::IpPrefixV6);
     }
 }

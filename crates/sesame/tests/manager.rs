@@ -235,7 +235,12 @@ async fn subscribers_see_created_rotated_and_ended() {
 fn an_inconsistent_policy_is_refused() {
     let policy = Policy::default().with_idle_timeout(std::time::Duration::ZERO);
     let err = Manager::new(MemoryStore::new(), policy).unwrap_err();
-    assert!(matches!(err, Error::Config(ref m) if m.contains("idle_timeout")));
+    assert!(matches!(
+        err,
+        Error::Policy(ref e)
+            if e.setting() == sesame::PolicySetting::IdleTimeout
+                && e.to_string().contains("idle_timeout")
+    ));
 }
 
 #[tokio::test]

@@ -57,7 +57,7 @@ impl std::fmt::Debug for Manager {
 
 impl Manager {
     /// A manager over `store` with `policy`, on the system clock. Fails with
-    /// `Error::Config` if the policy is inconsistent.
+    /// [`Error::Policy`](crate::Error::Policy) if the policy is inconsistent.
     pub fn new(store: impl Store, policy: Policy) -> Result<Self> {
         Self::with_clock(Arc::new(store), policy, Arc::new(SystemClock))
     }

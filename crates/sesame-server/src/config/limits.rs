@@ -1,0 +1,77 @@
+//! `[limits]`: bounds on what one request, and the server as a whole, may
+//! take.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::durations::Dur;
+use super::section::{Invalid, Section, ensure};
+
+/// Most worker threads `limits.workers` may ask for: a typo of a few zeros
+/// should be a config error, not a failure to start threads.
+pub const MAX_WORKERS: usize = 1024;
+
+/// HTTP limits.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest accepted total size of request headers, in bytes.
+    pub max_header_bytes: usize,
+    /// A request that takes longer is answered 503 `timeout`; a client that
+    /// takes longer to send a request's headers, or leaves a keep-alive
+    /// connection idle longer, is disconnected.
+    pub request_timeout: Dur,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_timeout: Dur,
+    /// Most requests handled at once, all routes together; more wait.
+    pub max_concurrency: usize,
+    /// Worker threads serving connections (0: two per CPU); see
+    /// [`crate::serving`].
+    pub workers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 256 * 1024,
+            max_header_bytes: 16 * 1024,
+            request_timeout: Dur(Duration::from_secs(10)),
+            shutdown_timeout: Dur(Duration::from_secs(30)),
+            max_concurrency: 4096,
+            workers: 0,
+        }
+    }
+}
+
+impl Section for Limits {
+    fn validate(&self) -> Result<(), Invalid> {
+        ensure(
+            self.max_body_bytes > 0,
+            "max_body_bytes",
+            "must be at least 1",
+        )?;
+        ensure(
+            self.max_header_bytes >= 1024,
+            "max_header_bytes",
+            "must be at least 1024",
+        )?;
+        ensure(
+            !self.request_timeout.0.is_zero(),
+            "request_timeout",
+            "must be greater than zero",
+        )?;
+        ensure(
+            self.max_concurrency > 0,
+            "max_concurrency",
+            "must be at least 1",
+        )?;
+        ensure(
+            self.workers <= MAX_WORKERS,
+            "workers",
+            format!("must be at most {MAX_WORKERS} (0: two per CPU)"),
+        )
+    }
+}
