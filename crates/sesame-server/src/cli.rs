@@ -391,6 +391,10 @@ pub fn redact_url(url: &str) -> String {
 
 async fn serve(mut config: Config) -> Result<(), Failure> {
     init_logging(&config);
+    // Listen for SIGTERM/Ctrl-C before anything can send one: a signal that
+    // arrives between "listening" and the first poll of a lazily registered
+    // handler would kill the process without draining.
+    let shutdown = shutdown_signal()?;
     let boot = crate::bootstrap::prepare(&mut config)?;
     let running = crate::server::start(&config, Arc::new(SystemClock)).await?;
     let base = format!("http://{}", running.addr);
@@ -432,7 +436,7 @@ async fn serve(mut config: Config) -> Result<(), Failure> {
         "  API description: {base}/openapi.json   health: {base}/healthz   metrics: {base}/metrics"
     );
     tracing::info!(addr = %running.addr, store = running.state.store_kind, "listening");
-    shutdown_signal().await;
+    shutdown.await;
     tracing::info!("shutting down: finishing in-flight requests");
     running
         .shutdown()
@@ -442,25 +446,30 @@ async fn serve(mut config: Config) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+/// Registers the shutdown signals now and returns a future that resolves on
+/// the first SIGTERM or Ctrl-C. Registering eagerly matters: tokio installs a
+/// signal's handler when its stream is created, not when it is first polled.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, Failure> {
+    let register = |e: std::io::Error| Failure::Other(format!("cannot listen for signals: {e}"));
+    #[cfg(unix)]
+    let (mut term, mut interrupt) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()).map_err(register)?,
+            signal(SignalKind::interrupt()).map_err(register)?,
+        )
     };
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    return Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
+    });
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
+    return Ok(async move {
+        let _ = tokio::signal::ctrl_c().await;
+    });
 }
 
 #[cfg(test)]

@@ -540,3 +540,31 @@ fn store_commands_work_on_the_configured_store() {
     assert_eq!((st, body["code"].as_str()), (401, Some("revoked")));
     terminate(s);
 }
+
+/// A SIGTERM sent the moment the server says it listens drains and exits 0:
+/// the signal handlers are registered before the banner, not when first polled.
+#[test]
+fn sigterm_right_after_the_banner_starts_is_a_clean_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..5 {
+        let mut child = sesame(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0", "--store", "memory://"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        reader.read_line(&mut first).unwrap();
+        assert!(first.starts_with("sesame listening"), "{first:?}");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // Keep reading the rest of the banner so the child never meets a closed pipe.
+        std::io::copy(&mut reader, &mut std::io::sink()).unwrap();
+        let code = child.wait().unwrap();
+        assert!(code.success(), "exit {code:?}");
+    }
+}
