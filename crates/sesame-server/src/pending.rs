@@ -23,10 +23,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::http::StatusCode;
 use sesame::lifecycle::EndedSession;
-use sesame::store::{CreateOutcome, LoadMode, Lookup, Rotation, Timing};
+use sesame::store::{CreateOutcome, LoadMode, LoadWrite, Lookup, Rotation, Timing, Write};
 use sesame::{
-    CleanupReport, EndReason, Error, Patch, Result, SessionId, SessionRecord, Store, UserCap,
-    UserId,
+    CleanupReport, DeviceInfo, EndReason, Error, Patch, Result, SessionId, SessionRecord, Store,
+    UserCap, UserId,
 };
 
 use crate::error::ApiError;
@@ -168,6 +168,19 @@ impl Store for Pending {
 
     async fn load(&self, id: &SessionId, mode: LoadMode, t: &Timing) -> Result<Lookup> {
         self.get()?.load(id, mode, t).await
+    }
+
+    async fn load_and_write(
+        &self,
+        id: &SessionId,
+        device: &DeviceInfo,
+        write: Write<'_>,
+        max_data_size: usize,
+        t: &Timing,
+    ) -> Result<LoadWrite> {
+        self.get()?
+            .load_and_write(id, device, write, max_data_size, t)
+            .await
     }
 
     async fn update(

@@ -23,6 +23,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use sesame::store::{Write, Written};
 use sesame::{Data, DeviceInfo, EndReason, Patch, PatchOp, SessionId, SessionRecord, SessionToken};
 use zeroize::Zeroizing;
 
@@ -109,29 +110,68 @@ impl Handle {
             Presented::Refused(code) => Err(Absent::Refused(code)),
             Presented::Token(token) => {
                 self.shared.metrics.count_load();
-                match self.shared.manager.load(token, &self.device).await {
-                    Ok(loaded) => {
-                        let renewed = loaded.renewed.is_some();
-                        let token = match loaded.renewed {
-                            Some(t) => Some(t),
-                            None if loaded.via_grace => None,
-                            None => SessionToken::parse(token).ok(),
-                        };
-                        Ok((
-                            Live {
-                                token,
-                                record: loaded.session,
-                            },
-                            renewed,
-                        ))
-                    }
-                    Err(sesame::Error::Ended { reason }) => Err(Absent::Ended(reason)),
-                    Err(sesame::Error::NotFound) => Err(Absent::NoSession),
-                    Err(sesame::Error::InvalidToken) => Err(Absent::Refused("invalid_token")),
-                    Err(e) => Err(Absent::Failed(e)),
-                }
+                let loaded = self.shared.manager.load(token, &self.device).await;
+                Self::resumed(token, loaded)
             }
         };
+        self.settle(outcome);
+    }
+
+    /// The first access to the session is a write: loads it and makes `write` in one store
+    /// step ([`sesame::Manager::load_and_write`]: one round trip on Redis). `None` when the
+    /// session was loaded before, or no token was presented: then the caller writes as usual.
+    async fn load_with_write(&self, write: Write<'_>) -> Option<sesame::Result<Written>> {
+        let Presented::Token(token) = &self.presented else {
+            return None;
+        };
+        let mut written = None;
+        self.loaded
+            .get_or_init(|| async {
+                self.shared.metrics.count_load();
+                let step = self
+                    .shared
+                    .manager
+                    .load_and_write(token, &self.device, write)
+                    .await;
+                let loaded = step.map(|step| {
+                    written = Some(step.written);
+                    step.loaded
+                });
+                self.settle(Self::resumed(token, loaded));
+            })
+            .await;
+        written
+    }
+
+    /// A load's outcome as the handle keeps it: the live session and whether it was renewed.
+    fn resumed(
+        token: &str,
+        loaded: sesame::Result<sesame::Loaded>,
+    ) -> Result<(Live, bool), Absent> {
+        match loaded {
+            Ok(loaded) => {
+                let renewed = loaded.renewed.is_some();
+                let token = match loaded.renewed {
+                    Some(t) => Some(t),
+                    None if loaded.via_grace => None,
+                    None => SessionToken::parse(token).ok(),
+                };
+                Ok((
+                    Live {
+                        token,
+                        record: loaded.session,
+                    },
+                    renewed,
+                ))
+            }
+            Err(sesame::Error::Ended { reason }) => Err(Absent::Ended(reason)),
+            Err(sesame::Error::NotFound) => Err(Absent::NoSession),
+            Err(sesame::Error::InvalidToken) => Err(Absent::Refused("invalid_token")),
+            Err(e) => Err(Absent::Failed(e)),
+        }
+    }
+
+    fn settle(&self, outcome: Result<(Live, bool), Absent>) {
         let mut state = self.state.lock();
         match outcome {
             Ok((live, renewed)) => {
@@ -347,7 +387,17 @@ impl Session {
 
     /// Adds `delta` to the integer at `key` atomically in the store, now, and returns the new
     /// value: no concurrent increment is lost. Creates the session first if there is none.
+    ///
+    /// When this is the request's first access to its session, the load and the increment are
+    /// one store step (one round trip on Redis).
     pub async fn increment(&self, key: &str, delta: i64) -> Result<i64, SessionError> {
+        sesame::data::validate_key(key)?;
+        let write = Write::Increment { key, delta };
+        if let Some(Written::Incremented(value)) =
+            self.0.load_with_write(write).await.transpose()?
+        {
+            return Ok(value);
+        }
         self.0.ensure_loaded().await;
         let id = {
             let mut state = self.0.state.lock();

@@ -85,7 +85,7 @@ pub use device::{DeviceBinding, DeviceInfo, IpBinding, MismatchAction};
 pub use error::{BoxError, Error, Result};
 pub use events::{EventSink, SessionEvent};
 pub use lifecycle::{EndCategory, EndReason, Tombstone};
-pub use manager::{Created, Inspection, Issued, Loaded, Manager, Rotated};
+pub use manager::{Created, Inspection, Issued, Loaded, LoadedWrite, Manager, Rotated};
 pub use memory::MemoryStore;
 pub use policy::{
     CapAction, Policy, PolicyError, PolicySetting, Renewal, TokenReuseAction, UserCap,

@@ -27,6 +27,17 @@
 //!   expiry. A load with [`LoadMode::Touch`] does so only when the last use is
 //!   older than the touch interval, and writes nothing otherwise.
 //!
+//! # A load and a write in one step
+//! A request that loads its session and then changes it would cost two calls
+//! (two round trips on a networked store). [`Store::load_and_write`] lets a
+//! store do both in one: the load's checks (live, unexpired, touch when due)
+//! and then the write ([`Write`]: a patch or an increment), applied only if
+//! the session is bound to exactly the request's device — so a request the
+//! device binding would refuse never writes. Anything else (another device,
+//! an ended session, a rotated token within its grace) returns the load alone
+//! and the manager finishes with today's second call. Its default does just
+//! that, so a store that cannot combine the two stays correct.
+//!
 //! The conformance suite in `sesame::testing` (feature `testing`) checks all of
 //! this, including the concurrent cases, against any store.
 
@@ -198,6 +209,47 @@ pub struct Rotation {
     pub cap: Option<UserCap>,
 }
 
+/// A write made in the same step as a load ([`Store::load_and_write`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Write<'a> {
+    /// [`Store::update`]: apply `patch`, checking `expected_version`.
+    Update {
+        /// The field-level changes.
+        patch: &'a Patch,
+        /// Compare-and-set: the version the session must be at.
+        expected_version: Option<u64>,
+    },
+    /// [`Store::increment`]: add `delta` to the integer at `key`.
+    Increment {
+        /// The data key (already validated).
+        key: &'a str,
+        /// What to add.
+        delta: i64,
+    },
+}
+
+/// What a [`Write`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// The patch was applied.
+    Updated,
+    /// The increment was applied; the new value.
+    Incremented(i64),
+}
+
+/// What [`Store::load_and_write`] did.
+#[derive(Debug)]
+pub struct LoadWrite {
+    /// What the load found. When the write was applied, the live session as it
+    /// is after the write (data, version, last use).
+    pub lookup: Lookup,
+    /// `None`: the write was not attempted — the session is not live, its
+    /// device is not exactly the request's, or the store cannot combine the
+    /// two. `Some(Err(_))`: the write was refused (`Conflict`, `DataTooLarge`,
+    /// `NotAnInteger`) and nothing but the load's touch was written.
+    pub write: Option<Result<Written>>,
+}
+
 /// What a cleanup pass did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CleanupReport {
@@ -227,6 +279,33 @@ pub trait Store: Send + Sync + 'static {
     /// Looks a session up; with [`LoadMode::Touch`] records a use when due. An
     /// expired live session is ended here and returned as `just_ended`.
     async fn load(&self, id: &SessionId, mode: LoadMode, t: &Timing) -> Result<Lookup>;
+
+    /// A load with [`LoadMode::Touch`] and, in the same atomic step, `write`
+    /// (with `update`'s or `increment`'s rules and errors) — applied only when
+    /// the session is live and its device equals `device` exactly. See
+    /// [`LoadWrite`] for what comes back.
+    ///
+    /// The default loads and never writes (`write: None`): the manager then
+    /// checks the device and makes the write as a second call. A networked
+    /// store overrides it to save that round trip.
+    ///
+    /// # Errors
+    /// The load's errors (`StoreUnavailable`, `Corrupt`, ...); the write's own
+    /// refusals are in [`LoadWrite::write`].
+    async fn load_and_write(
+        &self,
+        id: &SessionId,
+        device: &DeviceInfo,
+        write: Write<'_>,
+        max_data_size: usize,
+        t: &Timing,
+    ) -> Result<LoadWrite> {
+        let _ = (device, write, max_data_size);
+        Ok(LoadWrite {
+            lookup: self.load(id, LoadMode::Touch, t).await?,
+            write: None,
+        })
+    }
 
     /// Applies `patch` to a live session, checking `expected_version` and the
     /// size limit atomically; returns the updated session. Fails with

@@ -7,9 +7,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sesame::lifecycle::{EndReason, EndedSession};
 use sesame::policy::UserCap;
-use sesame::store::{CleanupReport, CreateOutcome, LoadMode, Lookup, Rotation, Timing};
+use sesame::store::{
+    CleanupReport, CreateOutcome, LoadMode, LoadWrite, Lookup, Rotation, Timing, Write,
+};
 use sesame::testing::{service_url, unique_suffix};
-use sesame::{Patch, Result, SessionId, SessionRecord, Store, UserId};
+use sesame::{DeviceInfo, Patch, Result, SessionId, SessionRecord, Store, UserId};
 use sesame_sql::{SqlConfig, SqlStore};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
@@ -206,6 +208,16 @@ impl Store for TestStore {
     }
     async fn load(&self, id: &SessionId, mode: LoadMode, t: &Timing) -> Result<Lookup> {
         self.store.load(id, mode, t).await
+    }
+    async fn load_and_write(
+        &self,
+        id: &SessionId,
+        device: &DeviceInfo,
+        write: Write<'_>,
+        max: usize,
+        t: &Timing,
+    ) -> Result<LoadWrite> {
+        self.store.load_and_write(id, device, write, max, t).await
     }
     async fn update(
         &self,

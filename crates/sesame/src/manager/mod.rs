@@ -14,7 +14,7 @@ use parking_lot::RwLock;
 use serde_json::Value;
 
 pub use self::inspect::Inspection;
-pub use self::results::{Created, Issued, Loaded, Rotated};
+pub use self::results::{Created, Issued, Loaded, LoadedWrite, Rotated};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::data::{Data, Patch, check_size, validate_key};
 use crate::device::{DeviceInfo, MismatchAction};
@@ -22,7 +22,8 @@ use crate::events::{EventSink, SessionEvent};
 use crate::lifecycle::{EndReason, Tombstone};
 use crate::policy::{Policy, TokenReuseAction};
 use crate::store::{
-    CleanupReport, CreateOutcome, LoadMode, Lookup, Rotation, SessionRecord, Store, Timing,
+    CleanupReport, CreateOutcome, LoadMode, Lookup, Rotation, SessionRecord, Store, Timing, Write,
+    Written,
 };
 use crate::token::{SessionId, SessionToken};
 use crate::user::UserId;
@@ -201,6 +202,97 @@ impl Manager {
                 // Cold paths are boxed here and in `accept`: inline, their
                 // state made this future ~2.6 KB, copied on every load.
                 Box::pin(self.after_end(tombstone, device, &t)).await
+            }
+        }
+    }
+
+    /// [`Manager::load`], then `write` (a patch or an increment) on the
+    /// session — in **one** store step where the store can
+    /// ([`Store::load_and_write`]): one round trip on Redis for a request that
+    /// reads and changes its session. The store applies the write in that step
+    /// only when the session's device is exactly `device`; otherwise (another
+    /// device that the binding accepts, a rotated token within its grace, a
+    /// store without the combined step) the manager checks the session as
+    /// `load` does and makes the write as a second call. A request the device
+    /// binding refuses never writes.
+    ///
+    /// # Errors
+    /// The load's errors, as [`Manager::load`]: then nothing was written. The
+    /// write's own refusals are in [`LoadedWrite::written`].
+    ///
+    /// # Examples
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use sesame::store::{Write, Written};
+    /// use sesame::{DeviceInfo, Manager, MemoryStore, Policy};
+    ///
+    /// let manager = Manager::new(MemoryStore::new(), Policy::default())?;
+    /// let device = DeviceInfo::default().with_user_agent("browser");
+    /// let created = manager.create(None, Default::default(), device.clone()).await?;
+    /// let write = Write::Increment { key: "visits", delta: 1 };
+    /// let step = manager.load_and_write(created.token.expose(), &device, write).await?;
+    /// assert_eq!(step.written?, Written::Incremented(1));
+    /// # Ok::<_, sesame::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn load_and_write(
+        &self,
+        token: &str,
+        device: &DeviceInfo,
+        write: Write<'_>,
+    ) -> Result<LoadedWrite> {
+        let token = SessionToken::parse(token)?;
+        if let Write::Increment { key, .. } = write {
+            validate_key(key)?;
+        }
+        let t = self.timing();
+        let max = self.inner.policy.max_data_size();
+        let step = self
+            .inner
+            .store
+            .load_and_write(&token.id(), device, write, max, &t)
+            .await?;
+        let mut loaded = match step.lookup {
+            Lookup::Live(record) => {
+                let loaded = self.accept(record, device, false).await?;
+                if let Some(written) = step.write {
+                    return Ok(LoadedWrite { loaded, written });
+                }
+                loaded
+            }
+            Lookup::Missing => return Err(Error::NotFound),
+            Lookup::Ended {
+                tombstone,
+                just_ended,
+            } => {
+                if just_ended {
+                    self.emit_ended(tombstone.id, tombstone.user_id.clone(), tombstone.reason);
+                }
+                Box::pin(self.after_end(tombstone, device, &t)).await?
+            }
+        };
+        let written = Box::pin(self.write_loaded(&mut loaded, write)).await;
+        Ok(LoadedWrite { loaded, written })
+    }
+
+    /// The second call of [`Manager::load_and_write`], on the loaded session.
+    async fn write_loaded(&self, loaded: &mut Loaded, write: Write<'_>) -> Result<Written> {
+        let id = loaded.session.id;
+        match write {
+            Write::Update {
+                patch,
+                expected_version,
+            } => {
+                loaded.session = self.update_id(&id, patch, expected_version).await?;
+                Ok(Written::Updated)
+            }
+            Write::Increment { key, delta } => {
+                let value = self.increment_id(&id, key, delta).await?;
+                loaded
+                    .session
+                    .data
+                    .insert(key.to_owned(), Value::from(value));
+                Ok(Written::Incremented(value))
             }
         }
     }

@@ -1,6 +1,7 @@
 //! What the manager's operations return.
 
-use crate::store::SessionRecord;
+use crate::Result;
+use crate::store::{SessionRecord, Written};
 use crate::token::{SessionId, SessionToken};
 
 /// A session with a newly issued token: created, or rotated (login,
@@ -35,4 +36,18 @@ pub struct Loaded {
     pub device_flagged: bool,
     /// The presented token was rotated and is still within its grace.
     pub via_grace: bool,
+}
+
+/// What [`Manager::load_and_write`](crate::Manager::load_and_write) returns:
+/// the resumed session and what the write did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct LoadedWrite {
+    /// The session, as [`Manager::load`](crate::Manager::load) gives it, with
+    /// the write applied when it succeeded (for an increment made as a second
+    /// call, only the key's value is refreshed, not the version).
+    pub loaded: Loaded,
+    /// The write's outcome; a refusal (`Conflict`, `DataTooLarge`,
+    /// `NotAnInteger`) leaves the session as loaded.
+    pub written: Result<Written>,
 }

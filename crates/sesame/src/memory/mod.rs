@@ -25,10 +25,12 @@ use parking_lot::{Mutex, MutexGuard};
 use self::compact::{Entry, Live};
 use self::shard::{Shard, Sweep};
 use crate::data::{Patch, apply_increment, apply_patch, check_version};
+use crate::device::DeviceInfo;
 use crate::lifecycle::{EndReason, EndedSession, Successor};
 use crate::policy::{CapAction, UserCap};
 use crate::store::{
-    CleanupReport, CreateOutcome, LoadMode, Lookup, Rotation, SessionRecord, Store, Timing,
+    CleanupReport, CreateOutcome, LoadMode, LoadWrite, Lookup, Rotation, SessionRecord, Store,
+    Timing, Write, Written,
 };
 use crate::token::SessionId;
 use crate::user::UserId;
@@ -162,6 +164,43 @@ impl MemoryStore {
         }
     }
 
+    /// A load: ends the session if it expired (`just_ended`), reports a
+    /// tombstone or absence, and otherwise runs `on_live` on the live session
+    /// under its shard's lock, refiling its deadline if that moved.
+    fn load_with<R>(
+        &self,
+        id: &SessionId,
+        t: &Timing,
+        on_live: impl FnOnce(&mut Live) -> Result<(SessionRecord, R)>,
+    ) -> Result<(Lookup, Option<R>)> {
+        let mut shard = self.shard(id);
+        if let Some(tombstone) = shard.end_if_expired(id, t) {
+            drop(shard);
+            self.live.fetch_sub(1, Ordering::Relaxed);
+            if let Some(user) = &tombstone.user_id {
+                self.unindex(user, id);
+            }
+            let lookup = Lookup::Ended {
+                tombstone,
+                just_ended: true,
+            };
+            return Ok((lookup, None));
+        }
+        match shard.get(id) {
+            None => return Ok((Lookup::Missing, None)),
+            Some(Entry::Ended(ended)) => {
+                let lookup = Lookup::Ended {
+                    tombstone: ended.tombstone.clone(),
+                    just_ended: false,
+                };
+                return Ok((lookup, None));
+            }
+            Some(Entry::Live(_)) => {}
+        }
+        let (record, r) = shard.change_live(id, t.now, on_live)?;
+        Ok((Lookup::Live(record), Some(r)))
+    }
+
     fn insert_live(&self, record: SessionRecord) {
         let id = record.id;
         self.shard(&id)
@@ -268,35 +307,38 @@ impl Store for MemoryStore {
     }
 
     async fn load(&self, id: &SessionId, mode: LoadMode, t: &Timing) -> Result<Lookup> {
-        let mut shard = self.shard(id);
-        if let Some(tombstone) = shard.end_if_expired(id, t) {
-            drop(shard);
-            self.live.fetch_sub(1, Ordering::Relaxed);
-            if let Some(user) = &tombstone.user_id {
-                self.unindex(user, id);
-            }
-            return Ok(Lookup::Ended {
-                tombstone,
-                just_ended: true,
-            });
-        }
-        match shard.get(id) {
-            None => return Ok(Lookup::Missing),
-            Some(Entry::Ended(ended)) => {
-                return Ok(Lookup::Ended {
-                    tombstone: ended.tombstone.clone(),
-                    just_ended: false,
-                });
-            }
-            Some(Entry::Live(_)) => {}
-        }
-        let record = shard.change_live(id, t.now, |live| {
+        self.load_with(id, t, |live| {
             if mode == LoadMode::Touch && t.needs_touch(live.last_accessed) {
                 live.touch(t);
             }
-            Ok(live.to_record())
+            Ok((live.to_record(), ()))
+        })
+        .map(|(lookup, _)| lookup)
+    }
+
+    async fn load_and_write(
+        &self,
+        id: &SessionId,
+        device: &DeviceInfo,
+        write: Write<'_>,
+        max_data_size: usize,
+        t: &Timing,
+    ) -> Result<LoadWrite> {
+        let (lookup, write) = self.load_with(id, t, |live| {
+            let same_device = match &live.device {
+                Some(bound) => **bound == *device,
+                None => device.is_empty(),
+            };
+            let written = same_device.then(|| write_live(live, write, max_data_size, t));
+            if !matches!(written, Some(Ok(_))) && t.needs_touch(live.last_accessed) {
+                live.touch(t);
+            }
+            Ok((live.to_record(), written))
         })?;
-        Ok(Lookup::Live(record))
+        Ok(LoadWrite {
+            lookup,
+            write: write.flatten(),
+        })
     }
 
     async fn update(
@@ -307,13 +349,12 @@ impl Store for MemoryStore {
         max_data_size: usize,
         t: &Timing,
     ) -> Result<SessionRecord> {
+        let write = Write::Update {
+            patch,
+            expected_version,
+        };
         self.shard(id).change_live(id, t.now, |live| {
-            check_version(live.version, expected_version)?;
-            let mut data = live.data.clone();
-            apply_patch(&mut data, patch, max_data_size)?;
-            live.data = data;
-            live.version += 1;
-            live.touch(t);
+            write_live(live, write, max_data_size, t)?;
             Ok(live.to_record())
         })
     }
@@ -326,11 +367,12 @@ impl Store for MemoryStore {
         max_data_size: usize,
         t: &Timing,
     ) -> Result<i64> {
+        let write = Write::Increment { key, delta };
         self.shard(id).change_live(id, t.now, |live| {
-            let value = apply_increment(&mut live.data, key, delta, max_data_size)?;
-            live.version += 1;
-            live.touch(t);
-            Ok(value)
+            match write_live(live, write, max_data_size, t)? {
+                Written::Incremented(value) => Ok(value),
+                Written::Updated => Err(Error::Internal("increment: not an increment".into())),
+            }
         })
     }
 
@@ -481,6 +523,34 @@ impl Store for MemoryStore {
 
 /// Appends to a user's list, growing it only to the cap (most users stay
 /// below it), not by doubling: a user with 5 sessions costs 5 slots, not 8.
+/// Applies `write` to a live session (a use: version bumped, touched), or
+/// refuses it and changes nothing.
+fn write_live(
+    live: &mut Live,
+    write: Write<'_>,
+    max_data_size: usize,
+    t: &Timing,
+) -> Result<Written> {
+    let written = match write {
+        Write::Update {
+            patch,
+            expected_version,
+        } => {
+            check_version(live.version, expected_version)?;
+            let mut data = live.data.clone();
+            apply_patch(&mut data, patch, max_data_size)?;
+            live.data = data;
+            Written::Updated
+        }
+        Write::Increment { key, delta } => {
+            Written::Incremented(apply_increment(&mut live.data, key, delta, max_data_size)?)
+        }
+    };
+    live.version += 1;
+    live.touch(t);
+    Ok(written)
+}
+
 fn push_exact(list: &mut UserList, entry: (crate::Timestamp, SessionId), cap: Option<UserCap>) {
     if list.len() == list.capacity() {
         let target = cap.map_or(list.len() + 1, |c| c.max.max(list.len() + 1));

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::Harness;
+pub use super::combined::*;
 pub use super::concurrency::*;
 use crate::data::Patch;
 use crate::device::{DeviceBinding, DeviceInfo, MismatchAction};

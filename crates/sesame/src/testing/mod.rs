@@ -12,9 +12,11 @@
 //! [`service_url`]. Each case drives the store through a [`Manager`] on a
 //! [`ManualClock`], so expiry is tested by moving time, never by sleeping. The
 //! concurrent cases (200 creates against a cap of 5, 50 × 100 patches,
-//! 50 × 100 increments, racing rotations) run on a multi-threaded runtime.
+//! 50 × 100 increments, racing rotations, 600 combined loads and writes) run
+//! on a multi-threaded runtime.
 
 pub mod cases;
+mod combined;
 mod concurrency;
 
 use std::sync::Arc;
@@ -153,6 +155,9 @@ macro_rules! store_conformance_tests {
             concurrent_increments_lose_nothing,
             concurrent_modify_loses_nothing,
             concurrent_rotations_have_one_winner,
+            load_and_write_writes_with_the_load,
+            load_and_write_refuses_what_load_refuses,
+            concurrent_load_and_writes_lose_nothing,
         );
     };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {
