@@ -25,6 +25,7 @@
 
 mod cluster;
 mod codec;
+mod combined;
 mod config;
 mod conn;
 mod keys;

@@ -20,6 +20,7 @@ script!(CREATE, "lua/create.lua");
 script!(WRITE, "lua/write.lua");
 script!(INDEX, "lua/index.lua");
 script!(LOAD, "lua/load.lua");
+script!(LOAD_WRITE, "lua/load_write.lua");
 script!(UPDATE, "lua/update.lua");
 script!(INCREMENT, "lua/increment.lua");
 script!(END, "lua/end.lua");

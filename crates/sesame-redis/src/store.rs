@@ -12,14 +12,16 @@ use sesame::clock::duration_millis;
 use sesame::data::Patch;
 use sesame::lifecycle::{EndReason, EndedSession};
 use sesame::policy::{CapAction, UserCap};
-use sesame::store::{CleanupReport, CreateOutcome, LoadMode, Lookup, Rotation, Timing};
-use sesame::{Error, PatchOp, Result, SessionId, SessionRecord, Store, UserId};
+use sesame::store::{
+    CleanupReport, CreateOutcome, LoadMode, LoadWrite, Lookup, Rotation, Timing, Write,
+};
+use sesame::{DeviceInfo, Error, PatchOp, Result, SessionId, SessionRecord, Store, UserId};
 
 use crate::codec::{self, data_field};
 use crate::config::RedisConfig;
 use crate::conn::{Connections, bounded, map_err};
 use crate::reply::{self, int, pairs, status, take, text, texts};
-use crate::{keys, scripts};
+use crate::{combined, keys, scripts};
 
 /// A session store on Redis or Redis Cluster. Cheap to clone; clones share
 /// the connections.
@@ -297,6 +299,34 @@ impl Store for RedisStore {
         }
     }
 
+    async fn load_and_write(
+        &self,
+        id: &SessionId,
+        device: &DeviceInfo,
+        write: Write<'_>,
+        max_data_size: usize,
+        t: &Timing,
+    ) -> Result<LoadWrite> {
+        let key = self.session_key(id);
+        let dev = serde_json::to_string(device).map_err(|e| Error::Serialization(e.to_string()))?;
+        let mut args = vec![id.to_hex(), dev, max_data_size.to_string()];
+        match write {
+            Write::Increment { key, delta } => {
+                args.extend(["I".to_owned(), data_field(key), delta.to_string()]);
+            }
+            Write::Update {
+                patch,
+                expected_version,
+            } => {
+                args.push("U".to_owned());
+                args.push(expected_version.map(|v| v.to_string()).unwrap_or_default());
+                patch_args(&mut args, patch)?;
+            }
+        }
+        let reply = self.script(&scripts::LOAD_WRITE, &[&key], t, args).await?;
+        combined::load_write_reply(*id, reply, write, max_data_size, t)
+    }
+
     async fn update(
         &self,
         id: &SessionId,
@@ -310,18 +340,7 @@ impl Store for RedisStore {
         args.push(id.to_hex());
         args.push(expected_version.map(|v| v.to_string()).unwrap_or_default());
         args.push(max_data_size.to_string());
-        for (k, op) in patch.ops() {
-            let (code, value) = match op {
-                PatchOp::Set(v) => (
-                    "S",
-                    serde_json::to_string(v).map_err(|e| Error::Serialization(e.to_string()))?,
-                ),
-                PatchOp::Remove => ("R", String::new()),
-            };
-            args.push(code.to_owned());
-            args.push(data_field(k));
-            args.push(value);
-        }
+        patch_args(&mut args, patch)?;
         let (st, mut rest) = status(self.script(&scripts::UPDATE, &[&key], t, args).await?)?;
         match st.as_str() {
             "OK" => codec::decode_live(*id, &pairs(take(&mut rest, 0))?),
@@ -455,6 +474,23 @@ impl Store for RedisStore {
         let _: String = self.cmd(&redis::cmd("PING")).await?;
         Ok(())
     }
+}
+
+/// A patch as script arguments: triples of ('S' | 'R', field, JSON value).
+fn patch_args(args: &mut Vec<String>, patch: &Patch) -> Result<()> {
+    for (k, op) in patch.ops() {
+        let (code, value) = match op {
+            PatchOp::Set(v) => (
+                "S",
+                serde_json::to_string(v).map_err(|e| Error::Serialization(e.to_string()))?,
+            ),
+            PatchOp::Remove => ("R", String::new()),
+        };
+        args.push(code.to_owned());
+        args.push(data_field(k));
+        args.push(value);
+    }
+    Ok(())
 }
 
 /// The error a script's failure status stands for.

@@ -7,7 +7,9 @@
 -- Session hash fields: st ('L' live | 'E' ended), u (user, absent when
 -- anonymous), v (version), c (created), ti (token issued), la (last access),
 -- ie (idle expiry), ae (absolute expiry), dev (device JSON), n (number of data
--- keys), sz (sum of the data entries' JSON sizes), and one field per data key:
+-- keys), sz (sum of the data entries' JSON sizes), fx (the deadline filed in
+-- the expiry index; absent in hashes written before it existed), and one
+-- field per data key:
 -- 'd' .. <the key as a JSON string> = <the value as compact JSON>.
 -- A tombstone keeps st = 'E', u, r (reason), ea (ended at), pa (purge at),
 -- and for a rotation nx (successor id) and gu (grace until).
@@ -47,12 +49,15 @@ local function outlive(k, deadline)
   if redis.call('PTTL', k) < want then redis.call('PEXPIRE', k, n2s(want)) end
 end
 
--- Files a live session in its bucket's expiry index and sets its TTL.
-local function file_live(sid, k, ie, ae)
-  local exp = math.min(ie, ae)
+-- Files a live session in its bucket's expiry index under its deadline `exp`
+-- and sets its TTL; the caller records `exp` as the hash's `fx`. A write
+-- refiles only when it moves the deadline by a touch interval or more (see
+-- `used`), so the index may lag the real deadline by less than that: the
+-- sweep then finds the entry early and refiles it, and the TTLs cover the lag.
+local function file_live(sid, k, exp)
   redis.call('ZADD', ekey(sid), n2s(exp), sid)
-  pexpire(k, exp + TOMB)
-  outlive(ekey(sid), exp + TOMB)
+  pexpire(k, exp + TOMB + TOUCH)
+  outlive(ekey(sid), exp + TOMB + TOUCH)
 end
 
 -- 'missing' | 'ended', reason, user | 'expired', reason, user, at | 'live', nil, user
@@ -100,18 +105,102 @@ end
 local function touch(sid, k)
   local ae = tonumber(redis.call('HGET', k, 'ae'))
   local ie = math.min(NOW + IDLE, ae)
-  redis.call('HSET', k, 'la', n2s(NOW), 'ie', n2s(ie))
-  file_live(sid, k, ie, ae)
+  redis.call('HSET', k, 'la', n2s(NOW), 'ie', n2s(ie), 'fx', n2s(ie))
+  file_live(sid, k, ie)
+end
+
+-- A write's use of a live session: sets the pairs of `t` (its own changes)
+-- with the version `v` + 1, last access and idle expiry in one HSET, and
+-- refiles the deadline when it moved by a touch interval or more since the
+-- filed one `fx` (a string, or nil if unknown). `ae` is the absolute expiry.
+local function used(sid, k, t, v, ae, fx)
+  local ie = math.min(NOW + IDLE, ae)
+  t[#t + 1] = 'v'; t[#t + 1] = n2s(v + 1)
+  t[#t + 1] = 'la'; t[#t + 1] = n2s(NOW)
+  t[#t + 1] = 'ie'; t[#t + 1] = n2s(ie)
+  local refile = not fx or ie - tonumber(fx) >= TOUCH
+  if refile then t[#t + 1] = 'fx'; t[#t + 1] = n2s(ie) end
+  redis.call('HSET', k, unpack(t))
+  if refile then file_live(sid, k, ie) end
+end
+
+-- The increment of a write: HINCRBY does the 64-bit arithmetic and refuses
+-- non-integers and overflow, exactly as serde_json's as_i64 + checked_add
+-- would. `f` holds the session's fields v, ae, fx, n, sz and the data field
+-- `fld`. Returns {'OK', new value} | {'NOTINT'} | {'TOOBIG', size}.
+local function incr(sid, k, f, fld, delta, limit)
+  local old = f[fld]
+  local r = redis.pcall('HINCRBY', k, fld, delta)
+  if type(r) == 'table' and r.err then return {'NOTINT'} end
+  -- A reply is a Lua number (a double): exact below 2^53, else read back.
+  local new
+  if math.abs(r) < 9007199254740992 then new = n2s(r) else new = redis.call('HGET', k, fld) end
+  local n, sz = tonumber(f.n), tonumber(f.sz)
+  if old then sz = sz - #old + #new else n = n + 1; sz = sz + #fld + #new end
+  local size = 2 + sz + math.max(n - 1, 0)
+  if size > limit then
+    if old then redis.call('HSET', k, fld, old) else redis.call('HDEL', k, fld) end
+    return {'TOOBIG', size}
+  end
+  used(sid, k, {'n', n2s(n), 'sz', n2s(sz)}, tonumber(f.v), tonumber(f.ae), f.fx)
+  return {'OK', new}
+end
+
+-- The patch of a write: `expected` the expected version or '', triples
+-- ('S' | 'R', field, value) from ARGV[from]. `f` holds v, ae, fx, n, sz and
+-- the old value of every field the patch names. Returns {'OK'} |
+-- {'CONFLICT', version} | {'TOOBIG', size}.
+local function patch(sid, k, f, expected, from, limit)
+  local v, n, sz = tonumber(f.v), tonumber(f.n), tonumber(f.sz)
+  if expected ~= '' and tonumber(expected) ~= v then return {'CONFLICT', v} end
+  local sets, dels = {}, {}
+  for i = from, #ARGV, 3 do
+    local fld, val = ARGV[i + 1], ARGV[i + 2]
+    local old = f[fld]
+    if old then n = n - 1; sz = sz - #fld - #old end
+    if ARGV[i] == 'S' then
+      n = n + 1; sz = sz + #fld + #val
+      sets[#sets + 1] = fld; sets[#sets + 1] = val
+    else
+      dels[#dels + 1] = fld
+    end
+  end
+  local size = 2 + sz + math.max(n - 1, 0)
+  if size > limit then return {'TOOBIG', size} end
+  if #dels > 0 then redis.call('HDEL', k, unpack(dels)) end
+  sets[#sets + 1] = 'n'; sets[#sets + 1] = n2s(n)
+  sets[#sets + 1] = 'sz'; sets[#sets + 1] = n2s(sz)
+  used(sid, k, sets, v, tonumber(f.ae), f.fx)
+  return {'OK'}
+end
+
+-- Why the fields `f` (st, ie, ae, r) are not a live, unexpired session's —
+-- {'MISSING'} | {'ENDED', reason} — or nil when they are.
+local function refusal(f)
+  if not f.st then return {'MISSING'} end
+  if f.st == 'E' then return {'ENDED', f.r} end
+  local reason = expiry_reason(tonumber(f.ie), tonumber(f.ae))
+  if reason then return {'ENDED', reason} end
+  return nil
+end
+
+-- The fields `names` of hash `k` as a table (absent ones nil).
+local function hfields(k, names)
+  local vals = redis.call('HMGET', k, unpack(names))
+  local f = {}
+  for i = 1, #names do if vals[i] then f[names[i]] = vals[i] end end
+  return f
 end
 
 -- Writes a live session from field/value pairs ARGV[from..].
 local function write_live(sid, from, ie, ae)
   local k = skey(sid)
-  local t = {'st', 'L'}
+  local exp = math.min(ie, ae)
+  local t = {'st', 'L', 'fx', n2s(exp)}
   for i = from, #ARGV do t[#t + 1] = ARGV[i] end
   redis.call('DEL', k)
   redis.call('HSET', k, unpack(t))
-  file_live(sid, k, ie, ae)
+  file_live(sid, k, exp)
 end
 
 -- Adds a session to its user's index; the index outlives its members.

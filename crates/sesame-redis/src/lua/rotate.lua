@@ -29,15 +29,16 @@ for i = 1, #all, 2 do h[all[i]] = all[i + 1] end
 local created, ae = h['c'], tonumber(h['ae'])
 if ARGV[9] ~= '' then created = n2s(NOW); ae = tonumber(ARGV[9]) end
 local ie = math.min(NOW + IDLE, ae)
-local t = {'st', 'L', 'c', created, 'ae', n2s(ae), 'ti', n2s(NOW), 'la', n2s(NOW), 'ie', n2s(ie)}
+local t = {'st', 'L', 'c', created, 'ae', n2s(ae), 'ti', n2s(NOW), 'la', n2s(NOW), 'ie', n2s(ie),
+  'fx', n2s(ie)}
 if newu then t[#t + 1] = 'u'; t[#t + 1] = newu end
-local keep = {st = 1, u = 1, c = 1, ae = 1, ti = 1, la = 1, ie = 1}
+local keep = {st = 1, u = 1, c = 1, ae = 1, ti = 1, la = 1, ie = 1, fx = 1}
 for i = 1, #all, 2 do
   if not keep[all[i]] then t[#t + 1] = all[i]; t[#t + 1] = all[i + 1] end
 end
 local nk = skey(to)
 redis.call('DEL', nk)
 redis.call('HSET', nk, unpack(t))
-file_live(to, nk, ie, ae)
+file_live(to, nk, ie)
 if newu then idx_add(uk, to, tonumber(created), ae) end
 return {'OK', evicted, redis.call('HGETALL', nk)}
