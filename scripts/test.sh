@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The test command: every crate's tests. Tests that need a service (PostgreSQL,
+# The test command: every crate's tests, then the client libraries' tests
+# (clients/*/run-tests.sh) against the binary those built. Tests that need a service (PostgreSQL,
 # MariaDB, Redis, Redis Cluster, Memcached) read its URL from SESAME_TEST_*_URL;
 # unset, they say so on stderr and pass, unless SESAME_REQUIRE_SERVICES=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec cargo test --workspace --locked "$@"
+cargo test --workspace --locked "$@"
+# The whole run only (arguments select cargo tests): Node 20+ and npm.
+[ $# -gt 0 ] || clients/node/run-tests.sh
