@@ -28,7 +28,7 @@ use zeroize::Zeroizing;
 
 use crate::auth::{ApiKey, ApiKeys, Scope};
 use crate::config::Limits;
-use crate::cookies::{CookieInspection, Cookies};
+use crate::cookies::{CookieInspection, CookiePolicyView, Cookies};
 use crate::error::ApiError;
 use crate::fields::{self, SessionIdParam, UserParam};
 use crate::metrics::Metrics;
@@ -336,6 +336,9 @@ pub struct Issued {
     pub token: String,
     /// The token sealed as a cookie value, when cookie keys are configured.
     pub cookie: Option<String>,
+    /// The complete `Set-Cookie` value carrying `cookie` under the configured
+    /// cookie policy, for the app to send as is (with `cookie`).
+    pub set_cookie: Option<String>,
     /// When the session expires unless used (unix seconds).
     pub expires_at: u64,
     /// The session.
@@ -350,9 +353,14 @@ fn issued(
     session: SessionRecord,
     evicted: Vec<SessionId>,
 ) -> Result<Issued, ApiError> {
+    let (cookie, set_cookie) = state
+        .cookies
+        .issue(token.expose(), state.now_secs())?
+        .unzip();
     Ok(Issued {
         token: token.expose().to_owned(),
-        cookie: state.cookies.seal(token.expose(), state.now_secs())?,
+        cookie,
+        set_cookie,
         expires_at: secs(session.expires_at()),
         session: session.into(),
         evicted: evicted.iter().map(SessionId::to_hex).collect(),
@@ -389,6 +397,8 @@ pub struct Renewed {
     pub token: String,
     /// The new cookie value, when cookie keys are configured.
     pub cookie: Option<String>,
+    /// The complete `Set-Cookie` value carrying `cookie` (with `cookie`).
+    pub set_cookie: Option<String>,
 }
 
 /// `validate`'s answer.
@@ -428,10 +438,17 @@ async fn validate_inner(
     let cred = cred?;
     let loaded = state.manager.load(&cred.token, &req.device).await?;
     let renewed = match &loaded.renewed {
-        Some(token) => Some(Renewed {
-            token: token.expose().to_owned(),
-            cookie: state.cookies.seal(token.expose(), state.now_secs())?,
-        }),
+        Some(token) => {
+            let (cookie, set_cookie) = state
+                .cookies
+                .issue(token.expose(), state.now_secs())?
+                .unzip();
+            Some(Renewed {
+                token: token.expose().to_owned(),
+                cookie,
+                set_cookie,
+            })
+        }
         None => None,
     };
     Ok(ValidateResponse {
@@ -591,17 +608,36 @@ pub struct Ended {
     pub ended: bool,
 }
 
+/// `DELETE /v1/session`'s answer.
+#[derive(Debug, Serialize)]
+pub struct LoggedOut {
+    /// False when the session was not live.
+    pub ended: bool,
+    /// The complete `Set-Cookie` value that removes the session cookie.
+    pub clear_cookie: String,
+}
+
 async fn end_session(
     _: Auth<SessionsScope>,
     State(state): State<Shared>,
     cred: Credential,
-) -> Result<Json<Ended>, ApiError> {
+) -> Result<Json<LoggedOut>, ApiError> {
     let ended = state
         .manager
         .destroy(&cred.token, EndReason::LoggedOut)
         .await?;
     tracing::debug!(session = %SessionId::of_token(&cred.token).short(), ended, "logout");
-    Ok(Json(Ended { ended }))
+    Ok(Json(LoggedOut {
+        ended,
+        clear_cookie: state.cookies.clear_cookie().to_owned(),
+    }))
+}
+
+async fn cookie_policy(
+    _: Auth<ValidateScope>,
+    State(state): State<Shared>,
+) -> Json<CookiePolicyView> {
+    Json(state.cookies.policy_view())
 }
 
 async fn inspect_token(
@@ -814,6 +850,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/users/{user}/revoke"),
     ("post", "/v1/cookies/decode"),
     ("post", "/v1/cleanup"),
+    ("get", "/v1/cookie-policy"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -838,6 +875,7 @@ pub fn routes(state: Shared) -> Router {
         .route("/v1/users/{user}/revoke", post(revoke_user))
         .route("/v1/cookies/decode", post(decode_cookie))
         .route("/v1/cleanup", post(cleanup))
+        .route("/v1/cookie-policy", get(cookie_policy))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -6,14 +6,21 @@
 //! the token: a forged or tampered value is refused here, before any store
 //! access. The maximum age of a cookie is the policy's absolute lifetime (no
 //! session outlives it; a login or renewal issues a new token and cookie).
+//!
+//! The cookie's name and attributes (the `[cookie]` policy) live here too,
+//! not in every app: each answer that issues a cookie carries `set_cookie`,
+//! the complete `Set-Cookie` value, and logout and every 401 for a presented
+//! session carry `clear_cookie`, the complete removal value with the same
+//! name, Path and Domain (a browser only replaces a cookie whose name, Path
+//! and Domain match). `GET /v1/cookie-policy` names the cookie to read.
 
 use std::time::Duration;
 
 use serde::Serialize;
 use sesame::SessionId;
 use sesame::cookie::{
-    CookieContents, CookieError, CookieReport, FernetKey, KeyRing, debug_cookie, is_session_token,
-    open_session_cookie, seal_session_token,
+    CookieContents, CookieError, CookiePolicy, CookieReport, FernetKey, KeyRing, debug_cookie,
+    is_session_token, open_session_cookie, seal_session_token,
 };
 use zeroize::Zeroizing;
 
@@ -29,6 +36,9 @@ pub fn generate_key() -> Result<Zeroizing<String>, CookieError> {
 pub struct Cookies {
     keys: Option<KeyRing>,
     max_age: Duration,
+    policy: CookiePolicy,
+    /// The policy's removal `Set-Cookie` value, rendered once.
+    removal: String,
 }
 
 impl std::fmt::Debug for Cookies {
@@ -36,6 +46,7 @@ impl std::fmt::Debug for Cookies {
         f.debug_struct("Cookies")
             .field("keys", &self.keys.as_ref().map_or(0, KeyRing::len))
             .field("max_age", &self.max_age)
+            .field("policy", &self.policy)
             .finish()
     }
 }
@@ -61,11 +72,91 @@ pub struct CookieInspection {
     pub session_id: Option<String>,
 }
 
+/// The cookie policy as `GET /v1/cookie-policy` shows it: which cookie a
+/// client reads, and the attributes the `Set-Cookie` values carry.
+#[derive(Debug, Clone, Serialize)]
+pub struct CookiePolicyView {
+    /// The cookie name.
+    pub name: String,
+    /// The Path attribute.
+    pub path: String,
+    /// The Domain attribute, or null for a host-only cookie.
+    pub domain: Option<String>,
+    /// The Secure attribute.
+    pub secure: bool,
+    /// The HttpOnly attribute.
+    pub http_only: bool,
+    /// `Strict`, `Lax` or `None`, as written in `Set-Cookie`.
+    pub same_site: &'static str,
+    /// Development mode: the cookie is for `localhost` only.
+    pub development: bool,
+}
+
 impl Cookies {
     /// A codec over `keys` (none: the API gives no cookie values and refuses
-    /// cookie credentials); see [`crate::config::CookieConfig::key_ring`].
+    /// cookie credentials; see [`crate::config::CookieConfig::key_ring`]), with
+    /// the strict default cookie policy.
     pub fn new(keys: Option<KeyRing>, max_age: Duration) -> Self {
-        Self { keys, max_age }
+        let policy = CookiePolicy::new();
+        // The default policy is valid: its removal value always renders.
+        let removal = policy.removal_header().unwrap_or_default();
+        Self {
+            keys,
+            max_age,
+            policy,
+            removal,
+        }
+    }
+
+    /// The same codec with `policy` (validated, see
+    /// [`crate::config::CookieConfig::policy`]) for the `Set-Cookie` values.
+    ///
+    /// # Errors
+    /// [`CookieError::InvalidPolicy`] if `policy` does not validate.
+    pub fn with_policy(mut self, policy: CookiePolicy) -> Result<Self, CookieError> {
+        self.removal = policy.removal_header()?;
+        self.policy = policy;
+        Ok(self)
+    }
+
+    /// The cookie policy.
+    pub fn policy(&self) -> &CookiePolicy {
+        &self.policy
+    }
+
+    /// The policy as the API shows it.
+    pub fn policy_view(&self) -> CookiePolicyView {
+        let p = &self.policy;
+        CookiePolicyView {
+            name: p.name().to_owned(),
+            path: p.path().to_owned(),
+            domain: p.domain().map(str::to_owned),
+            secure: p.secure(),
+            http_only: p.http_only(),
+            same_site: p.same_site().as_str(),
+            development: p.is_development(),
+        }
+    }
+
+    /// The complete `Set-Cookie` value that removes the session cookie.
+    pub fn clear_cookie(&self) -> &str {
+        &self.removal
+    }
+
+    /// The cookie value for `token` and its complete `Set-Cookie` value, if
+    /// keys are configured.
+    pub fn issue(&self, token: &str, now: u64) -> Result<Option<(String, String)>, ApiError> {
+        let Some(value) = self.seal(token, now)? else {
+            return Ok(None);
+        };
+        // The value is base64 (cookie-safe) and ~140 bytes; the policy
+        // validated at start-up: rendering cannot fail but is not unwrapped.
+        let header = self.policy.set_cookie_header(&value).map_err(|_| {
+            ApiError::from(sesame::Error::Internal(
+                "Set-Cookie rendering failed".into(),
+            ))
+        })?;
+        Ok(Some((value, header)))
     }
 
     /// True when keys are configured.
@@ -166,5 +257,35 @@ mod tests {
         assert!(!text.contains(token.expose()));
         let bad = cookies.inspect("garbage", 1_010).unwrap();
         assert_eq!(bad.reason.as_deref(), Some("malformed"));
+    }
+
+    #[test]
+    fn issue_renders_set_cookie_and_clear_cookie_with_the_policy() {
+        let key = generate_key().unwrap().to_string();
+        let ring = KeyRing::parse_list(&key).unwrap();
+        let cookies = Cookies::new(Some(ring), Duration::from_secs(60));
+        let token = sesame::SessionToken::generate().unwrap();
+        let (value, header) = cookies.issue(token.expose(), 1_000).unwrap().unwrap();
+        assert_eq!(
+            header,
+            format!("__Host-sesame={value}; Path=/; Secure; HttpOnly; SameSite=Strict")
+        );
+        assert_eq!(&*cookies.open(&value, 1_010).unwrap(), token.expose());
+        assert_eq!(
+            cookies.clear_cookie(),
+            "__Host-sesame=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Strict; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+        );
+        let dev = cookies.with_policy(CookiePolicy::development()).unwrap();
+        assert!(
+            dev.clear_cookie()
+                .starts_with("sesame=; Path=/; Max-Age=0; HttpOnly;")
+        );
+        let view = dev.policy_view();
+        assert_eq!(
+            (view.name.as_str(), view.secure, view.development),
+            ("sesame", false, true)
+        );
+        let none = Cookies::new(None, Duration::from_secs(60));
+        assert!(none.issue(token.expose(), 1_000).unwrap().is_none());
     }
 }

@@ -2,7 +2,9 @@
 //! stable machine-readable code.
 //!
 //! The body is always `{"code": "...", "message": "..."}`, plus `reason` for
-//! an ended session and `current_version` for a conflict. Internal failures
+//! an ended session, `current_version` for a conflict, and `clear_cookie` on
+//! a 401 refusing a session the request presented (added by
+//! [`crate::server::guard`], which knows what the request carried). Internal failures
 //! are a generic 500 (or 503 for the store) whose text names no internals; the
 //! detail goes to the log only.
 
@@ -19,7 +21,7 @@ pub struct ApiError {
 }
 
 /// The JSON body of every error response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ErrorBody {
     /// Stable code: `invalid`, `expired`, `conflict`, `forbidden`, ...
     pub code: &'static str,
@@ -31,7 +33,17 @@ pub struct ErrorBody {
     /// For conflicts: the session's current version.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<u64>,
+    /// On a 401 refusing a presented session: the complete `Set-Cookie`
+    /// value that removes the session cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clear_cookie: Option<String>,
 }
+
+/// The response extension a 401 refusing a session carries, so that
+/// [`crate::server::guard`] can add `clear_cookie` when the request
+/// presented a session credential.
+#[derive(Debug, Clone)]
+pub struct SessionRefusal(pub ErrorBody);
 
 /// The response extension that tells middleware which error code was sent.
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +59,7 @@ impl ApiError {
                 message: message.into(),
                 reason: None,
                 current_version: None,
+                clear_cookie: None,
             },
         }
     }
@@ -118,6 +131,24 @@ impl ApiError {
     /// The ended-session reason, if any.
     pub fn reason(&self) -> Option<&'static str> {
         self.body.reason
+    }
+
+    /// A 401 about the session (not about the API key): the app's cookie
+    /// for it is dead.
+    pub fn is_session_refusal(&self) -> bool {
+        self.status == StatusCode::UNAUTHORIZED
+            && !matches!(self.body.code, "missing_api_key" | "invalid_api_key")
+    }
+
+    /// The refusal `body` again, with `clear_cookie`.
+    pub fn refusal_with_clear_cookie(body: ErrorBody, clear_cookie: &str) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            body: ErrorBody {
+                clear_cookie: Some(clear_cookie.to_owned()),
+                ..body
+            },
+        }
     }
 }
 
@@ -200,6 +231,8 @@ impl From<sesame::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let refusal = (self.is_session_refusal() && self.body.clear_cookie.is_none())
+            .then(|| SessionRefusal(self.body.clone()));
         let status = self.status;
         let code = self.body.code;
         let mut response = (status, axum::Json(self.body)).into_response();
@@ -217,6 +250,9 @@ impl IntoResponse for ApiError {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response.extensions_mut().insert(ErrorCode(code));
+        if let Some(refusal) = refusal {
+            response.extensions_mut().insert(refusal);
+        }
         response
     }
 }

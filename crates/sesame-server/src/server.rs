@@ -4,7 +4,8 @@
 //! Middleware: [`guard`], in order: the concurrency limit (excess requests
 //! wait, across all routes), the header size limit (431), the block of a
 //! client address that presented too many invalid session credentials (429,
-//! see [`crate::probing`]), the request timeout (503 `timeout`), counting
+//! see [`crate::probing`]), the request timeout (503 `timeout`), adding
+//! `clear_cookie` to a 401 refusing a session the request presented, counting
 //! store errors and invalid credentials, and one log event per request
 //! (method, route template, status, latency, error code — never headers, so
 //! never a token or an API key). The event is at debug level, or warn for
@@ -31,7 +32,7 @@ use tokio::task::JoinHandle;
 use crate::api::{AppState, COOKIE_HEADER, Shared, TOKEN_HEADER};
 use crate::config::{Config, ConfigError};
 use crate::cookies::Cookies;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, SessionRefusal};
 use crate::metrics::{Metrics, MetricsSink};
 use crate::serving::{ConnectionSettings, Workers};
 use crate::stores::{self, OpenError, StoreHandle};
@@ -91,7 +92,9 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Built, Star
         manager,
         keys: config.api_keys()?,
         metrics,
-        cookies: Cookies::new(config.cookie_keys()?, max_age),
+        cookies: Cookies::new(config.cookie_keys()?, max_age)
+            .with_policy(config.cookie_policy()?)
+            .map_err(|e| ConfigError::new("cookie", e.to_string()))?,
         limits: config.limits.clone(),
         store_kind: store.kind,
         probes: crate::probing::ProbeGuard::new(&config.guard),
@@ -141,12 +144,14 @@ pub async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Res
         )
         .into_response();
     }
+    let presents_session =
+        req.headers().contains_key(TOKEN_HEADER) || req.headers().contains_key(COOKIE_HEADER);
     // Only requests naming a session (`/v1/session` and below, with a token
     // or cookie header) are counted or blocked by the guard.
-    let names_session = route
-        .as_ref()
-        .is_some_and(|r| r.as_str() == "/v1/session" || r.as_str().starts_with("/v1/session/"))
-        && (req.headers().contains_key(TOKEN_HEADER) || req.headers().contains_key(COOKIE_HEADER));
+    let names_session = presents_session
+        && route
+            .as_ref()
+            .is_some_and(|r| r.as_str() == "/v1/session" || r.as_str().starts_with("/v1/session/"));
     let client = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -167,15 +172,24 @@ pub async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Res
         tracing::debug!(%method, status = 429, code = "too_many_invalid_tokens", "request");
         return response;
     }
-    let response = match tokio::time::timeout(state.limits.request_timeout.0, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            "the request took too long",
-        )
-        .into_response(),
-    };
+    let mut response =
+        match tokio::time::timeout(state.limits.request_timeout.0, next.run(req)).await {
+            Ok(response) => response,
+            Err(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the request took too long",
+            )
+            .into_response(),
+        };
+    // A refused session the request presented: hand the app the value that
+    // removes its cookie (D2), so no app keeps sending a dead one.
+    if let Some(SessionRefusal(body)) = response.extensions_mut().remove::<SessionRefusal>()
+        && presents_session
+    {
+        response =
+            ApiError::refusal_with_clear_cookie(body, state.cookies.clear_cookie()).into_response();
+    }
     let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
     if matches!(code, Some("store_unavailable" | "store_full" | "internal")) {
         state.metrics.store_error();

@@ -583,8 +583,191 @@ async fn renewal_hands_out_a_new_token_and_cookie() {
     let (st, b) = s.validate(&token).await;
     assert_eq!(st, 200);
     let renewed = b["renewed"]["token"].as_str().unwrap();
-    assert!(b["renewed"]["cookie"].is_string());
+    let cookie = b["renewed"]["cookie"].as_str().unwrap();
+    assert_eq!(
+        b["renewed"]["set_cookie"].as_str().unwrap(),
+        format!("__Host-sesame={cookie}; {STRICT_ATTRIBUTES}")
+    );
     assert_eq!(s.validate(renewed).await.0, 200);
+    s.shutdown().await;
+}
+
+const STRICT_ATTRIBUTES: &str = "Path=/; Secure; HttpOnly; SameSite=Strict";
+const STRICT_REMOVAL: &str = "__Host-sesame=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Strict; Expires=Thu, 01 Jan 1970 00:00:00 GMT";
+
+#[tokio::test]
+async fn the_service_hands_over_the_cookie() {
+    let s = server().await;
+    // The policy, for a client to know which cookie to read.
+    let (st, b) = s
+        .call("GET", "/v1/cookie-policy", Some(VALIDATE_KEY), &[], None)
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        b,
+        json!({"name": "__Host-sesame", "path": "/", "domain": null, "secure": true,
+               "http_only": true, "same_site": "Strict", "development": false})
+    );
+    let (st, b) = s.call("GET", "/v1/cookie-policy", None, &[], None).await;
+    assert_eq!((st, b["code"].as_str()), (401, Some("missing_api_key")));
+    // Create and rotate hand out the complete Set-Cookie value.
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/sessions",
+            Some(SESSIONS_KEY),
+            &[],
+            Some(json!({"device": {"user_agent": UA}})),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let cookie = b["cookie"].as_str().unwrap();
+    assert_eq!(
+        b["set_cookie"].as_str().unwrap(),
+        format!("__Host-sesame={cookie}; {STRICT_ATTRIBUTES}")
+    );
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/session/rotate",
+            Some(SESSIONS_KEY),
+            &[("sesame-cookie", cookie)],
+            Some(json!({"user": "gina"})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let token = b["token"].as_str().unwrap().to_owned();
+    let cookie = b["cookie"].as_str().unwrap().to_owned();
+    assert_eq!(
+        b["set_cookie"].as_str().unwrap(),
+        format!("__Host-sesame={cookie}; {STRICT_ATTRIBUTES}")
+    );
+    // Logout hands out the removal value.
+    let (st, b) = s
+        .call(
+            "DELETE",
+            "/v1/session",
+            Some(SESSIONS_KEY),
+            &[("sesame-cookie", &cookie)],
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(b, json!({"ended": true, "clear_cookie": STRICT_REMOVAL}));
+    // Every 401 refusing a presented session carries it: ended, forged,
+    // unknown, on every session route.
+    let (st, b) = s.validate(&token).await;
+    assert_eq!((st, b["code"].as_str()), (401, Some("logged_out")));
+    assert_eq!(b["clear_cookie"], STRICT_REMOVAL);
+    for (method, path) in [
+        ("POST", "/v1/session/validate"),
+        ("GET", "/v1/session"),
+        ("PATCH", "/v1/session"),
+        ("DELETE", "/v1/session"),
+        ("POST", "/v1/session/rotate"),
+    ] {
+        let (st, b) = s
+            .call(
+                method,
+                path,
+                Some(SESSIONS_KEY),
+                &[("sesame-cookie", "gAAAAAforged")],
+                None,
+            )
+            .await;
+        assert_eq!((st, b["code"].as_str()), (401, Some("invalid")), "{path}");
+        assert_eq!(b["clear_cookie"], STRICT_REMOVAL, "{method} {path}");
+    }
+    // Not when no session was presented, nor when the API key is the
+    // problem (the app's key, not its user's cookie, is wrong).
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/session/validate",
+            Some(VALIDATE_KEY),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (401, Some("invalid")));
+    assert!(b.get("clear_cookie").is_none(), "{b}");
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/session/validate",
+            Some("sk_nope"),
+            &[("sesame-token", &token)],
+            None,
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (401, Some("invalid_api_key")));
+    assert!(b.get("clear_cookie").is_none(), "{b}");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_configured_cookie_policy_reaches_every_answer() {
+    let mut config = test_config();
+    config.cookie.development = true;
+    config.cookie.same_site = sesame_server::config::cookie::SameSiteSetting::Lax;
+    config.cookie.path = "/app".into();
+    let s = TestServer::start(config).await;
+    let (st, b) = s
+        .call("GET", "/v1/cookie-policy", Some(VALIDATE_KEY), &[], None)
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        b,
+        json!({"name": "sesame", "path": "/app", "domain": null, "secure": false,
+               "http_only": true, "same_site": "Lax", "development": true})
+    );
+    let (token, cookie, _) = s.create(None).await;
+    let (_, b) = s
+        .call(
+            "DELETE",
+            "/v1/session",
+            Some(SESSIONS_KEY),
+            &[("sesame-token", &token)],
+            None,
+        )
+        .await;
+    assert_eq!(
+        b["clear_cookie"],
+        "sesame=; Path=/app; Max-Age=0; HttpOnly; SameSite=Lax; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+    );
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/session/rotate",
+            Some(SESSIONS_KEY),
+            &[("sesame-cookie", &cookie)],
+            None,
+        )
+        .await;
+    assert_eq!((st, b["code"].as_str()), (401, Some("logged_out")));
+    assert!(
+        b["clear_cookie"]
+            .as_str()
+            .unwrap()
+            .starts_with("sesame=; Path=/app;")
+    );
+    let (st, b) = s
+        .call(
+            "POST",
+            "/v1/sessions",
+            Some(SESSIONS_KEY),
+            &[],
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(st, 201);
+    assert_eq!(
+        b["set_cookie"].as_str().unwrap(),
+        format!(
+            "sesame={}; Path=/app; HttpOnly; SameSite=Lax",
+            b["cookie"].as_str().unwrap()
+        )
+    );
     s.shutdown().await;
 }
 

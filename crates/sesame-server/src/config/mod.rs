@@ -176,6 +176,12 @@ impl Config {
                 scopes: Vec::new(),
             }],
             webhook: Some(WebhookConfig::new("", "")),
+            cookie: CookieConfig {
+                name: Some(String::new()),
+                secure: Some(true),
+                domain: Some(String::new()),
+                ..CookieConfig::default()
+            },
             ..Config::default()
         }
     }
@@ -286,6 +292,14 @@ impl Config {
             Some(url) => url.clone(),
             None => crate::stores::default_url(&self.data_dir),
         }
+    }
+
+    /// The cookie policy (name and attributes).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the setting that is wrong (`cookie.secure`).
+    pub fn cookie_policy(&self) -> Result<sesame::cookie::CookiePolicy, ConfigError> {
+        self.cookie.policy().map_err(|e| e.within(COOKIE))
     }
 
     /// The cookie key ring, or `None` when no key is configured.

@@ -100,6 +100,10 @@ fn the_example_file_is_valid_and_matches_the_defaults() {
     assert_eq!(parsed.guard.window.0, defaults.guard.window.0);
     assert_eq!(parsed.guard.block.0, defaults.guard.block.0);
     assert_eq!(parsed.guard.max_tracked, defaults.guard.max_tracked);
+    assert_eq!(
+        parsed.cookie.policy().unwrap(),
+        defaults.cookie.policy().unwrap()
+    );
     // Every setting the environment can set is in the file, commented or not.
     for entry in environment::settings() {
         let leaf = entry.setting.rsplit('.').next().unwrap();
@@ -149,6 +153,13 @@ const INVALID: &[(&str, &str)] = &[
     ("policy.tombstone_ttl", "\"soon\""),
     ("policy.token_reuse", "\"shrug\""),
     ("cookie.keys", "[\"nope\"]"),
+    ("cookie.name", "\"a;b\""),
+    ("cookie.secure", "false"),
+    ("cookie.http_only", "\"maybe\""),
+    ("cookie.same_site", "\"loose\""),
+    ("cookie.path", "\"/app\""),
+    ("cookie.domain", "\"example.com\""),
+    ("cookie.development", "\"maybe\""),
     ("webhook.url", "\"ftp://example.com\""),
     ("webhook.secret", "\"short\""),
     ("webhook.max_attempts", "0"),
