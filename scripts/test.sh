@@ -8,3 +8,5 @@ cd "$(dirname "$0")/.."
 cargo test --workspace --locked "$@"
 # The whole run only (arguments select cargo tests): Node 20+ and npm.
 [ $# -gt 0 ] || clients/node/run-tests.sh
+# Python 3.11+ with venv (packages from PyPI into target/).
+[ $# -gt 0 ] || clients/python/run-tests.sh
