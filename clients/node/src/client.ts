@@ -17,8 +17,9 @@
  *   attempt may still be running. Error answers (503 included) are not
  *   retried: they go to the app, typed, with `retryAfter`.
  * - The device (decision D1) goes as `Sesame-Device-*` headers on every call
- *   that names a session, and in the body of `create` — normalized once
- *   (`device.ts`) so both ways carry the same bytes.
+ *   that has one, `create` included (the service also takes a body `device`
+ *   there; one way for every call is one way to get right), normalized by
+ *   `device.ts`.
  *
  * @module
  */
@@ -30,7 +31,7 @@ import {
   UnexpectedResponse,
   errorFromResponse,
 } from "./errors.js";
-import { deviceBody, deviceHeaders, normalizeDevice } from "./device.js";
+import { deviceHeaders, normalizeDevice } from "./device.js";
 import {
   decodeCleanup,
   decodeCookieInspection,
@@ -210,14 +211,9 @@ export class Sesame {
     const body: Record<string, unknown> = {};
     if (options.user !== undefined && options.user !== null) body.user = options.user;
     if (options.data !== undefined) body.data = options.data;
-    if (options.device !== undefined) body.device = deviceBody(normalizeDevice(options.device));
-    const answer = await this.#call({
-      method: "POST",
-      path: "/v1/sessions",
-      body,
-      idempotent: false,
-      signal: options.signal,
-    });
+    const call: Call = { method: "POST", path: "/v1/sessions", body, idempotent: false, signal: options.signal };
+    if (options.device !== undefined) call.device = options.device;
+    const answer = await this.#call(call);
     return decodeIssued(answer);
   }
 

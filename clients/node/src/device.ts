@@ -4,14 +4,14 @@
  * `Sesame-Device-Ip` and `Sesame-Device-Hints`, and the client address behind
  * trusted proxies.
  *
- * Why normalize here: sesame compares the bound device byte for byte, and the
- * same device travels two ways — in the JSON body of `create` and as headers
- * on every later call. A user agent with a character a header cannot carry,
- * or an IPv4 address that Node reports as `::ffff:10.0.0.1`, would read
- * differently on the two ways and end the session as a device mismatch. So
- * every device passes through {@link normalizeDevice} once, and both ways
- * send the normalized value. Everything is bounded: an attacker controls the
- * user agent and the forwarded-for chain.
+ * Why normalize here: sesame compares the bound device byte for byte, on
+ * every call. A user agent with a character a header cannot carry (Node's
+ * `fetch` refuses it, and sesame wants UTF-8), or an IPv4 address that Node
+ * reports as `::ffff:10.0.0.1` on one socket and `10.0.0.1` on another,
+ * would end the session as a device mismatch or fail the call. So every
+ * device passes through {@link normalizeDevice} before it is sent.
+ * Everything is bounded: an attacker controls the user agent and the
+ * forwarded-for chain.
  *
  * @module
  */
@@ -123,15 +123,6 @@ export function deviceHeaders(device: Device, into: Record<string, string>): Rec
     into[DEVICE_HINTS_HEADER] = asciiJson(device.hints);
   }
   return into;
-}
-
-/** The device as the JSON body field `device` of `create`. */
-export function deviceBody(device: Device): Record<string, unknown> {
-  const body: Record<string, unknown> = {};
-  if (device.userAgent) body.user_agent = device.userAgent;
-  if (device.ip) body.ip = device.ip;
-  if (device.hints && Object.keys(device.hints).length > 0) body.hints = device.hints;
-  return body;
 }
 
 /**

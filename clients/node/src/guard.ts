@@ -26,7 +26,6 @@ import { ClientAddress, type TrustedProxies } from "./device.js";
 import {
   DevelopmentCookiePolicy,
   InternalError,
-  InvalidSession,
   MissingSession,
   SesameError,
   SesameUnavailable,
@@ -38,6 +37,13 @@ import type { Data, Device, Issued, Renewed, Session } from "./types.js";
 
 /** The longest credential forwarded to sesame (a sealed cookie is ~200 characters). */
 export const MAX_CREDENTIAL = 4096;
+
+/** What is sent in place of a credential that cannot be one (see {@link SessionGuard.presented}). */
+export const UNUSABLE_CREDENTIAL = "unusable";
+
+function usable(value: string): string {
+  return value.length <= MAX_CREDENTIAL && /^[\x21-\x7e]+$/.test(value) ? value : UNUSABLE_CREDENTIAL;
+}
 
 /** Settings shared by the framework integrations. */
 export interface GuardOptions {
@@ -282,9 +288,13 @@ export class SessionGuard {
 
   /**
    * The credential a request presents: the service's cookie, else (if
-   * enabled) a bearer token. An over-long value is refused here, unsent.
+   * enabled) a bearer token. A value no credential can have — over
+   * {@link MAX_CREDENTIAL} characters, or with characters outside visible
+   * ASCII, which `fetch` may refuse to send — is replaced by
+   * {@link UNUSABLE_CREDENTIAL}, so that sesame refuses it like any forgery
+   * (401 `invalid`, with the cookie removal, counted by its guessing guard)
+   * instead of the call failing here.
    *
-   * @throws {@link InvalidSession} for a credential over {@link MAX_CREDENTIAL} characters
    * @throws {@link DevelopmentCookiePolicy} when the service's policy is in
    *   development mode and the request is not for localhost
    */
@@ -292,16 +302,10 @@ export class SessionGuard {
     const policy = await this.client.cookiePolicy();
     if (policy.development && !isLoopbackHost(parts.host)) throw new DevelopmentCookiePolicy(parts.host ?? "");
     const cookie = readCookie(parts.cookie, policy.name);
-    if (cookie !== null) {
-      if (cookie.length > MAX_CREDENTIAL) throw new InvalidSession(401, "invalid", "the session cookie is too long", null);
-      return { credential: { cookie }, via: "cookie" };
-    }
+    if (cookie !== null) return { credential: { cookie: usable(cookie) }, via: "cookie" };
     if (this.#bearer) {
       const token = readBearer(parts.authorization);
-      if (token !== null) {
-        if (token.length > MAX_CREDENTIAL) throw new InvalidSession(401, "invalid", "the bearer token is too long", null);
-        return { credential: { token }, via: "bearer" };
-      }
+      if (token !== null) return { credential: { token: usable(token) }, via: "bearer" };
     }
     return null;
   }

@@ -104,7 +104,7 @@ test("error answers are not retried, and arrive typed", async () => {
   assert.equal(seen.length, 1);
 });
 
-test("what is sent: key, credential, device headers; the body device only on create", async () => {
+test("what is sent: key, credential, device headers (on create too), no body where none is needed", async () => {
   const seen: Seen[] = [];
   const s = client(
     fakeFetch(0, json(200, { session: SESSION, renewed: null, device_flagged: false, via_grace: false }), seen),
@@ -123,8 +123,8 @@ test("what is sent: key, credential, device headers; the body device only on cre
   const seen2: Seen[] = [];
   const issued = { token: TOKEN, cookie: "c", set_cookie: "sesame=c; Path=/", expires_at: 2, session: SESSION, evicted: [] };
   await client(fakeFetch(0, json(201, issued), seen2)).create({ user: "alice", data: { n: 1 }, device: { userAgent: "UA/1" } });
-  assert.deepEqual(JSON.parse(seen2[0]!.body!), { user: "alice", data: { n: 1 }, device: { user_agent: "UA/1" } });
-  assert.equal(seen2[0]!.headers.get("sesame-device-user-agent"), null);
+  assert.deepEqual(JSON.parse(seen2[0]!.body!), { user: "alice", data: { n: 1 } });
+  assert.equal(seen2[0]!.headers.get("sesame-device-user-agent"), "UA/1");
   assert.equal(seen2[0]!.headers.get("content-type"), "application/json");
 
   const seen3: Seen[] = [];

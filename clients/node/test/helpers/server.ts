@@ -73,6 +73,7 @@ export class SesameServer {
       "[cookie]",
       `keys = ["${cookieKey}"]`,
       // Plain HTTP on loopback: the development cookie (`sesame`, no Secure).
+      "development = true",
       "[policy]",
       options.policy ?? "",
       options.extra ?? "",
