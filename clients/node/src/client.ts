@@ -7,15 +7,16 @@
  *   validate's cost on loopback.
  * - Every attempt is bounded by `AbortSignal.timeout` (`timeoutMs`, default
  *   5 s, at most 60 s); the app's own `signal` can cut it shorter.
- * - Retries only where repeating the call cannot do something twice, and only
- *   when no answer came (a refused or reset connection — typically a
- *   keep-alive connection the server had just closed): reads, `validate`,
- *   `end`, revokes, a `patch` without `expectedVersion`. Never `create`,
- *   `rotate`, `increment`, or a `patch` with `expectedVersion` (a repeat would
- *   make a second session, burn the new token, count twice, or report its own
- *   success as a conflict). A timeout is not retried either: the first
- *   attempt may still be running. Error answers (503 included) are not
- *   retried: they go to the app, typed, with `retryAfter`.
+ * - Retries only when no answer came, and only where repeating the call
+ *   cannot do something twice: any call whose connection was refused (it
+ *   never reached sesame); after a reset or lost answer, only reads, `end`,
+ *   revokes and a `patch` without `expectedVersion`. Never `create`,
+ *   `validate`, `rotate`, `increment`, or a `patch` with `expectedVersion`
+ *   (a repeat could make a second session, present a token the first attempt
+ *   renewed, burn the new token, count twice, or report its own success as a
+ *   conflict). A timeout is not retried either: the first attempt may still
+ *   be running. Error answers (503 included) are not retried: they go to the
+ *   app, typed, with `retryAfter`.
  * - The device (decision D1) goes as `Sesame-Device-*` headers on every call
  *   that has one, `create` included (the service also takes a body `device`
  *   there; one way for every call is one way to get right), normalized by
@@ -220,14 +221,15 @@ export class Sesame {
   /**
    * Validates a session — the hot path: checks it, records the use, and may
    * renew its token (`renewed`: send the new cookie to the client).
-   * Retried on a failed connection (a repeat within the renewal grace is accepted).
+   * Retried only when the connection was refused (a repeat of an attempt that
+   * renewed the token would lose the new one).
    *
    * @throws {@link InvalidSession}, {@link SessionEnded} (with `reason`),
    *   {@link TooManyInvalidTokens}, {@link SesameUnavailable}
    */
   async validate(credential: Credential, options: CallOptions = {}): Promise<Validated> {
     return decodeValidated(
-      await this.#call({ method: "POST", path: "/v1/session/validate", credential, idempotent: true, ...opts(options) }),
+      await this.#call({ method: "POST", path: "/v1/session/validate", credential, idempotent: false, ...opts(options) }),
     );
   }
 
@@ -459,7 +461,7 @@ export class Sesame {
       } catch (e) {
         if (call.signal?.aborted) throw call.signal.reason;
         if (timeout.aborted) throw new RequestTimeout(this.#timeoutMs, e);
-        if (call.idempotent && attempt < this.#retries) {
+        if ((call.idempotent || neverSent(e)) && attempt < this.#retries) {
           // The first repeat goes at once (a stale keep-alive connection); later ones back off.
           if (attempt > 0) await sleep(25 * 2 ** attempt, call.signal);
           continue;
@@ -508,6 +510,15 @@ function opts(options: CallOptions): { device?: Device; signal?: AbortSignal } {
   if (options.device !== undefined) out.device = options.device;
   if (options.signal !== undefined) out.signal = options.signal;
   return out;
+}
+
+/**
+ * Whether a fetch failure shows the request never reached sesame: the
+ * connection was refused, so any call may be repeated.
+ */
+function neverSent(e: unknown): boolean {
+  const cause = (e as { cause?: { code?: unknown } } | null)?.cause;
+  return cause?.code === "ECONNREFUSED";
 }
 
 function describe(e: unknown): string {

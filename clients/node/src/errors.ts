@@ -8,9 +8,9 @@
  * - {@link SessionRefused}: the credential is no good (401 `invalid`, an
  *   ended session, or none sent) — clear the cookie, ask for a login.
  * - {@link SesameUnavailable}: sesame or its store cannot answer now (503,
- *   a timeout, a refused connection) — answer 503 with `Retry-After`, never 500.
- * - {@link TooManyInvalidTokens}: this client address sent too many invalid
- *   tokens (429) — answer 429 with `Retry-After`.
+ *   a timeout, a refused connection), or its guessing guard blocks the
+ *   address (429, {@link TooManyInvalidTokens}) — answer 503 with
+ *   `Retry-After`, never 500.
  * - {@link RequestRejected}: the request was wrong (400, 409, 413, 415, 422, ...).
  * - {@link ApiKeyRejected}: the app's own API key is missing, unknown or lacks
  *   the scope — a deployment mistake, not the end user's.
@@ -163,20 +163,17 @@ export class ConnectionFailed extends SesameUnavailable {
 }
 
 /**
- * 429 `too_many_invalid_tokens`: this client address sent too many invalid
- * session tokens; answer 429 with `Retry-After`.
+ * 429 `too_many_invalid_tokens`: sesame's token-guessing guard blocks this
+ * end user's address (or this API key) for a while. A backend refusal, not
+ * the end user's answer: the integrations answer 503 with `Retry-After`.
  */
-export class TooManyInvalidTokens extends SesameError {
-  /** Seconds until the block ends, from `Retry-After`. */
-  readonly retryAfter: number;
-
+export class TooManyInvalidTokens extends SesameUnavailable {
   /**
    * @param message - the message
-   * @param retryAfter - seconds
+   * @param retryAfter - seconds until the block ends
    */
   constructor(message: string, retryAfter: number) {
-    super(429, "too_many_invalid_tokens", message);
-    this.retryAfter = retryAfter;
+    super(429, "too_many_invalid_tokens", message, retryAfter);
   }
 }
 

@@ -57,8 +57,8 @@ export type ErrorMiddleware = (err: unknown, req: IncomingMessage, res: ServerRe
 
 /** What a refused request gets: status, body, headers already chosen. */
 export interface Refusal {
-  /** 401, 429 or 503. */
-  status: 401 | 429 | 503;
+  /** 401 or 503. */
+  status: 401 | 503;
   /** The reason. */
   error: SesameError;
   /** The default JSON body. */
@@ -80,15 +80,16 @@ type WithSesame = IncomingMessage & { sesame?: RequestSession | null };
 
 /**
  * Adds `Set-Cookie` values to a response without dropping ones already set,
- * and marks the response `Cache-Control: no-store` (a cached response must
- * never hand one user's cookie to another).
+ * and marks the response `Cache-Control: no-store` unless it has a
+ * `Cache-Control` already (a cached response must never hand one user's
+ * cookie to another).
  */
 export function appendSetCookies(res: ServerResponse, values: readonly string[]): void {
   if (values.length === 0) return;
   const prev = res.getHeader("set-cookie");
   const list = prev === undefined ? [] : Array.isArray(prev) ? prev : [String(prev)];
   res.setHeader("set-cookie", [...list, ...values]);
-  res.setHeader("cache-control", "no-store");
+  if (!res.hasHeader("cache-control")) res.setHeader("cache-control", "no-store");
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -161,6 +162,7 @@ export class SesameExpress {
             return;
           }
           appendSetCookies(res, outcome.setCookies);
+          for (const [name, value] of Object.entries(outcome.headers)) res.setHeader(name, value);
           (req as WithSesame).sesame = outcome.session;
           next();
         },
@@ -173,7 +175,7 @@ export class SesameExpress {
    * Error middleware (`app.use(auth.errorHandler())`, after the routes): a
    * sesame error thrown by a route — from `login`, `logout` or a call on
    * `req.sesame` — is answered like the middleware answers it (401 with the
-   * cookie removed, 429, 503 with `Retry-After`) instead of Express's 500.
+   * cookie removed, 503 with `Retry-After`) instead of Express's 500.
    * Other errors go on to the next error handler.
    */
   errorHandler(): ErrorMiddleware {
@@ -189,7 +191,8 @@ export class SesameExpress {
 
   /**
    * Middleware: a live session is required. Sets `req.sesame`; re-sets the
-   * cookie on renewal; answers 401 (clearing the cookie), 429 or 503 itself.
+   * cookie on renewal (a bearer client gets `Sesame-Renewed-Token`); answers
+   * 401 (clearing the cookie) or 503 itself.
    */
   requireSession(): Middleware {
     return this.#middleware(false);
@@ -197,7 +200,7 @@ export class SesameExpress {
 
   /**
    * Middleware: `req.sesame` is the session, or null without a good one (a
-   * dead cookie is cleared). Still answers 429 and 503 itself.
+   * dead cookie is cleared). Still answers 503 itself.
    */
   optionalSession(): Middleware {
     return this.#middleware(true);

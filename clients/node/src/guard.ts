@@ -13,8 +13,8 @@
  * - **Cookie first, then `Authorization: Bearer <token>`** for API clients.
  * - **The device on every call** (D1): user agent, client address (the
  *   socket's peer unless trusted proxies say otherwise), optional hints.
- * - **Refused → 401 and the cookie cleared**; sesame unavailable → 503 with
- *   `Retry-After`, never 500; too many invalid tokens from this address → 429.
+ * - **Refused → 401 and the cookie cleared**; sesame unavailable (or its
+ *   guessing guard blocking the address, 429) → 503 with `Retry-After`, never 500.
  *   Anything else (a wrong API key, an unexpected answer) is the app's
  *   deployment error and is thrown to the framework's error handler.
  *
@@ -31,12 +31,18 @@ import {
   SesameUnavailable,
   SessionEnded,
   SessionRefused,
-  TooManyInvalidTokens,
 } from "./errors.js";
 import type { Data, Device, Issued, Renewed, Session } from "./types.js";
 
 /** The longest credential forwarded to sesame (a sealed cookie is ~200 characters). */
 export const MAX_CREDENTIAL = 4096;
+
+/**
+ * Response header carrying the new token when validate renewed a bearer
+ * token: an API client must use it from then on (the old one works only for
+ * the renewal grace).
+ */
+export const RENEWED_TOKEN_HEADER = "sesame-renewed-token";
 
 /** What is sent in place of a credential that cannot be one (see {@link SessionGuard.presented}). */
 export const UNUSABLE_CREDENTIAL = "unusable";
@@ -177,12 +183,14 @@ export type Outcome =
       session: RequestSession | null;
       /** `Set-Cookie` values to send (a renewed cookie, or a removal). */
       setCookies: string[];
+      /** Other headers to send: `Sesame-Renewed-Token` after a bearer token's renewal. */
+      headers: Record<string, string>;
     }
   | {
       /** Refused: answer with `status`. */
       ok: false;
-      /** 401, 429 or 503. */
-      status: 401 | 429 | 503;
+      /** 401 or 503. */
+      status: 401 | 503;
       /** Why. */
       error: SesameError;
       /** A small JSON body for the end user: the code, the end reason, a message. */
@@ -323,16 +331,19 @@ export class SessionGuard {
     try {
       presented = await this.presented(parts);
       if (presented === null) {
-        if (optional) return { ok: true, session: null, setCookies: [] };
+        if (optional) return { ok: true, session: null, setCookies: [], headers: {} };
         return refusalOf(new MissingSession(), null)!;
       }
       const device = this.device(parts);
       const v = await this.client.validate(presented.credential, { device });
       const setCookies: string[] = [];
+      const headers: Record<string, string> = {};
       let credential = presented.credential;
       if (v.renewed !== null) {
         credential = presented.via === "cookie" && v.renewed.cookie !== null ? { cookie: v.renewed.cookie } : { token: v.renewed.token };
         if (presented.via === "cookie" && v.renewed.setCookie !== null) setCookies.push(v.renewed.setCookie);
+        // An API client holds the token itself: it gets the new one in a header.
+        if (presented.via === "bearer") headers[RENEWED_TOKEN_HEADER] = v.renewed.token;
       }
       const session = new RequestSession({
         session: v.session,
@@ -344,10 +355,10 @@ export class SessionGuard {
         device,
         client: this.client,
       });
-      return { ok: true, session, setCookies };
+      return { ok: true, session, setCookies, headers };
     } catch (e) {
       if (optional && e instanceof SessionRefused) {
-        return { ok: true, session: null, setCookies: clearing(e, presented) };
+        return { ok: true, session: null, setCookies: clearing(e, presented), headers: {} };
       }
       const refused = refusalOf(e, presented?.via ?? null);
       if (refused === null) throw e;
@@ -356,42 +367,27 @@ export class SessionGuard {
   }
 
   /**
-   * Logs `user` in for this request's client. An anonymous live session is
-   * kept and logged in with a new token (`rotate`, its data kept: no session
-   * fixation); any other session (another user's, or a dead one) is ended
-   * and a new one created.
+   * Logs `user` in for this request's client: a new session (with the
+   * request's device), and the session the request presented, if any, ended
+   * — so nothing of another user's session, nor of a planted (fixated)
+   * cookie, carries over. To turn an anonymous session's data into the
+   * user's, call `client.login(credential, user)` (a rotation) instead.
    *
-   * @param data - initial data for a new session (set on the kept one too)
+   * @param data - the new session's initial data
    * @throws {@link SesameError} — the caller answers (503 for {@link SesameUnavailable})
    */
   async login(parts: IncomingParts, user: string, data?: Data): Promise<LoginResult> {
     const device = this.device(parts);
-    let presented: Presented | null = null;
-    try {
-      presented = await this.presented(parts);
-    } catch (e) {
-      if (!(e instanceof SessionRefused)) throw e;
-    }
-    let issued: Issued | null = null;
+    const presented = await this.presented(parts);
     if (presented !== null) {
       try {
-        const current = await this.client.validate(presented.credential, { device });
-        if (current.session.user === null) {
-          issued = await this.client.rotate(presented.credential, { user }, { device });
-          if (data !== undefined && Object.keys(data).length > 0) {
-            const session = await this.client.patch({ token: issued.token }, { set: data }, { device });
-            issued = { ...issued, session };
-          }
-        } else {
-          await this.client.end(presented.credential, { device });
-        }
+        await this.client.end(presented.credential, { device });
       } catch (e) {
+        // Already ended, forged or bound to another device: nothing to end.
         if (!(e instanceof SessionRefused)) throw e;
       }
     }
-    if (issued === null) {
-      issued = await this.client.create(data === undefined ? { user, device } : { user, data, device });
-    }
+    const issued = await this.client.create(data === undefined ? { user, device } : { user, data, device });
     return { issued, setCookies: issued.setCookie === null ? [] : [issued.setCookie] };
   }
 
@@ -443,7 +439,9 @@ export type Refusal = Outcome & { ok: false };
 /**
  * The answer to an end user for an error: 401 (with the cookie removal when
  * the credential came from a cookie; `via` null: removal whenever sesame sent
- * one), 429 or 503 with `Retry-After`; null for errors that are the app's own
+ * one), or 503 with `Retry-After` when sesame cannot answer (its store, a
+ * timeout, a refused connection, an internal error, or its guessing guard's
+ * 429 — a backend refusal, not the end user's answer); null for errors that are the app's own
  * (a wrong API key, a bad request, an unexpected answer).
  */
 export function refusalOf(e: unknown, via: "cookie" | "bearer" | null): Refusal | null {
@@ -452,16 +450,6 @@ export function refusalOf(e: unknown, via: "cookie" | "bearer" | null): Refusal 
     if (e instanceof SessionEnded) body.reason = e.reason;
     const setCookies = via !== "bearer" && e.clearCookie !== null ? [e.clearCookie] : [];
     return { ok: false, status: 401, error: e, body, setCookies, headers: {} };
-  }
-  if (e instanceof TooManyInvalidTokens) {
-    return {
-      ok: false,
-      status: 429,
-      error: e,
-      body: { code: e.code, message: "too many invalid session credentials from this address" },
-      setCookies: [],
-      headers: { "retry-after": String(e.retryAfter) },
-    };
   }
   if (e instanceof SesameUnavailable || e instanceof InternalError) {
     const retryAfter = e instanceof SesameUnavailable ? e.retryAfter : 1;

@@ -41,7 +41,9 @@ export interface Accepted<S> {
   session: S;
   /** `Set-Cookie` values to send with the response (a renewed cookie, a removal). */
   setCookies: string[];
-  /** Adds {@link Accepted.setCookies} (and `Cache-Control: no-store` when there are any) to a response. */
+  /** Other headers to send (`Sesame-Renewed-Token` after a bearer token's renewal). */
+  headers: Record<string, string>;
+  /** Adds {@link Accepted.setCookies} and {@link Accepted.headers} to a response. */
   finish(response: Response): Response;
 }
 
@@ -49,7 +51,7 @@ export interface Accepted<S> {
 export interface Refused {
   /** Answer with `response`. */
   ok: false;
-  /** 401 (cookie removed), 429 or 503, JSON `{code, reason?, message}`. */
+  /** 401 (cookie removed) or 503, JSON `{code, reason?, message}`. */
   response: Response;
   /** Why. */
   error: SesameError;
@@ -78,20 +80,26 @@ function parts(request: Request, options: WebRequestOptions): IncomingParts {
 }
 
 /**
- * Adds `Set-Cookie` values to a response; a response whose headers cannot
- * change (one from `fetch`) is copied first.
+ * Adds `Set-Cookie` values (and `Cache-Control: no-store` unless the
+ * response has a `Cache-Control`) and other headers to a response; a
+ * response whose headers cannot change (one from `fetch`) is copied first.
  */
-export function withCookies(response: Response, setCookies: readonly string[]): Response {
-  if (setCookies.length === 0) return response;
-  let out = response;
+export function withCookies(response: Response, setCookies: readonly string[], headers: Record<string, string> = {}): Response {
+  const names = Object.keys(headers);
+  if (setCookies.length === 0 && names.length === 0) return response;
+  const apply = (r: Response) => {
+    for (const v of setCookies) r.headers.append("set-cookie", v);
+    for (const name of names) r.headers.set(name, headers[name]!);
+    if (setCookies.length > 0 && !r.headers.has("cache-control")) r.headers.set("cache-control", "no-store");
+  };
   try {
-    for (const v of setCookies) out.headers.append("set-cookie", v);
+    apply(response);
+    return response;
   } catch {
-    out = new Response(response.body, { status: response.status, statusText: response.statusText, headers: new Headers(response.headers) });
-    for (const v of setCookies) out.headers.append("set-cookie", v);
+    const copy = new Response(response.body, { status: response.status, statusText: response.statusText, headers: new Headers(response.headers) });
+    apply(copy);
+    return copy;
   }
-  out.headers.set("cache-control", "no-store");
-  return out;
 }
 
 function answer(outcome: Outcome & { ok: false }): Refused {
@@ -105,8 +113,8 @@ function answer(outcome: Outcome & { ok: false }): Refused {
   };
 }
 
-function accepted<S extends RequestSession | null>(session: S, setCookies: string[]): Accepted<S> {
-  return { ok: true, session, setCookies, finish: (response) => withCookies(response, setCookies) };
+function accepted<S extends RequestSession | null>(session: S, setCookies: string[], headers: Record<string, string>): Accepted<S> {
+  return { ok: true, session, setCookies, headers, finish: (response) => withCookies(response, setCookies, headers) };
 }
 
 /** The fetch-style integration; make one per app with {@link sesameWeb}. */
@@ -124,14 +132,14 @@ export class SesameWeb {
 
   /**
    * Requires a live session: `{ok: true, session, finish}` or
-   * `{ok: false, response}` (401 with the cookie removed, 429, or 503 — never 500).
+   * `{ok: false, response}` (401 with the cookie removed, or 503 — never 500).
    *
    * @throws {@link SesameError} for deployment errors (a wrong API key, an unexpected answer)
    */
   async validateRequest(request: Request, options: WebRequestOptions = {}): Promise<Accepted<RequestSession> | Refused> {
     const outcome = await this.guard.check(parts(request, options), false);
     if (!outcome.ok) return answer(outcome);
-    return accepted(outcome.session as RequestSession, outcome.setCookies);
+    return accepted(outcome.session as RequestSession, outcome.setCookies, outcome.headers);
   }
 
   /**
@@ -141,11 +149,12 @@ export class SesameWeb {
   async optionalSession(request: Request, options: WebRequestOptions = {}): Promise<Accepted<RequestSession | null> | Refused> {
     const outcome = await this.guard.check(parts(request, options), true);
     if (!outcome.ok) return answer(outcome);
-    return accepted(outcome.session, outcome.setCookies);
+    return accepted(outcome.session, outcome.setCookies, outcome.headers);
   }
 
   /**
-   * Logs `user` in (see {@link SessionGuard.login}); add `setCookies` to the
+   * Logs `user` in: a new session, the presented one ended (see
+   * {@link SessionGuard.login}); add `setCookies` to the
    * response, e.g. with {@link withCookies}.
    *
    * @throws {@link SesameError} — answer 503 for a {@link SesameUnavailable}

@@ -68,7 +68,8 @@ test("a conflict carries the current version; 503 and 429 carry Retry-After", ()
   assert.ok(f instanceof StoreFull && f instanceof SesameUnavailable);
   assert.equal(f.retryAfter, 1);
   const t = errorFromResponse(429, { code: "too_many_invalid_tokens", message: "m" }, "300");
-  assert.ok(t instanceof TooManyInvalidTokens);
+  assert.ok(t instanceof TooManyInvalidTokens && t instanceof SesameUnavailable);
+  assert.equal(t.status, 429);
   assert.equal(t.retryAfter, 300);
 });
 

@@ -9,6 +9,7 @@ import { after, before, describe, test } from "node:test";
 
 import { createApp } from "../examples/express-app.js";
 import { Sesame } from "../src/index.js";
+import { sesameWeb } from "../src/web.js";
 import { Browser, parseSetCookie } from "./helpers/browser.js";
 import { type Listening, listen } from "./helpers/listen.js";
 import { OpenApiChecker } from "./helpers/openapi.js";
@@ -193,5 +194,19 @@ describe("renewal through the Express example", () => {
     assert.equal(next.status, 200);
     assert.deepEqual(next.setCookies, []);
     assert.deepEqual(next.body, { user: "alice", visits: 2 });
+  });
+
+  test("an API client's renewed bearer token comes back in Sesame-Renewed-Token", async () => {
+    const client = new Sesame({ url: sesame.url, apiKey: sesame.appKey, fetch: checker.fetch() });
+    const web = sesameWeb(client);
+    const issued = await client.create({ user: "api" });
+    await new Promise((r) => setTimeout(r, 600));
+    const auth = await web.validateRequest(new Request("http://localhost/api", { headers: { authorization: `Bearer ${issued.token}` } }));
+    assert.ok(auth.ok);
+    const response = auth.finish(Response.json({}));
+    const renewed = response.headers.get("sesame-renewed-token");
+    assert.ok(renewed !== null && renewed !== issued.token);
+    assert.deepEqual(response.headers.getSetCookie(), [], "no cookie for a bearer client");
+    assert.equal((await client.validate({ token: renewed })).session.id, auth.session.session.id);
   });
 });

@@ -36,8 +36,12 @@ interface Seen {
   body: string | null;
 }
 
-/** A fetch that fails with a network error `failures` times, then answers `answer`. */
-function fakeFetch(failures: number, answer: () => Response, seen: Seen[] = []): typeof fetch {
+/**
+ * A fetch that fails with a network error `failures` times, then answers
+ * `answer`; the failure's cause has `code` (default: a reset, which may
+ * have reached sesame; ECONNREFUSED never did).
+ */
+function fakeFetch(failures: number, answer: () => Response, seen: Seen[] = [], code = "UND_ERR_SOCKET"): typeof fetch {
   let left = failures;
   return async (input, init) => {
     seen.push({
@@ -48,7 +52,7 @@ function fakeFetch(failures: number, answer: () => Response, seen: Seen[] = []):
     });
     if (left > 0) {
       left--;
-      throw new TypeError("fetch failed", { cause: new Error("other side closed") });
+      throw new TypeError("fetch failed", { cause: Object.assign(new Error("other side closed"), { code }) });
     }
     return answer();
   };
@@ -63,9 +67,9 @@ function client(f: typeof fetch, extra: Partial<ConstructorParameters<typeof Ses
 
 test("idempotent calls are retried once after a failed connection", async () => {
   const seen: Seen[] = [];
-  const s = client(fakeFetch(1, json(200, { session: SESSION, renewed: null, device_flagged: false, via_grace: false }), seen));
-  const v = await s.validate({ token: TOKEN });
-  assert.equal(v.session.user, "alice");
+  const s = client(fakeFetch(1, json(200, SESSION), seen));
+  const v = await s.get({ token: TOKEN });
+  assert.equal(v.user, "alice");
   assert.equal(seen.length, 2);
   // Two failures with retries: 1 -> ConnectionFailed after two attempts.
   const seen2: Seen[] = [];
@@ -77,9 +81,10 @@ test("idempotent calls are retried once after a failed connection", async () => 
   assert.equal((await s3.get({ token: TOKEN })).id, SESSION.id);
 });
 
-test("create, rotate, increment and a versioned patch are never retried", async () => {
+test("create, validate, rotate, increment and a versioned patch are not retried after a reset", async () => {
   for (const call of [
     (s: Sesame) => s.create({ user: "alice" }),
+    (s: Sesame) => s.validate({ token: TOKEN }),
     (s: Sesame) => s.rotate({ token: TOKEN }),
     (s: Sesame) => s.increment({ token: TOKEN }, "n"),
     (s: Sesame) => s.patch({ token: TOKEN }, { set: { a: 1 }, expectedVersion: 3 }),
@@ -92,6 +97,18 @@ test("create, rotate, increment and a versioned patch are never retried", async 
   const seen: Seen[] = [];
   await client(fakeFetch(1, json(200, SESSION), seen)).patch({ token: TOKEN }, { set: { a: 1 } });
   assert.equal(seen.length, 2);
+});
+
+test("a refused connection never reached sesame: any call is retried", async () => {
+  const validated = json(200, { session: SESSION, renewed: null, device_flagged: false, via_grace: false });
+  const seen: Seen[] = [];
+  const v = await client(fakeFetch(1, validated, seen, "ECONNREFUSED")).validate({ token: TOKEN });
+  assert.equal(v.session.id, SESSION.id);
+  assert.equal(seen.length, 2);
+  const issued = { token: TOKEN, cookie: null, set_cookie: null, expires_at: 2, session: SESSION, evicted: [] };
+  const seen2: Seen[] = [];
+  await client(fakeFetch(1, json(201, issued), seen2, "ECONNREFUSED")).create({ user: "alice" });
+  assert.equal(seen2.length, 2);
 });
 
 test("error answers are not retried, and arrive typed", async () => {

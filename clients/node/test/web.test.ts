@@ -1,6 +1,6 @@
 // The fetch-style integration (Next.js route handlers, Hono, Bun, Deno)
 // against the real `sesame serve`: validateRequest, the optional variant,
-// bearer tokens, login (keeping an anonymous session's data) and logout.
+// bearer tokens, login (a new session, the presented one ended) and logout.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
@@ -94,15 +94,16 @@ describe("sesameWeb against sesame serve", () => {
     }
   });
 
-  test("login on an anonymous session keeps its data under a new token; the old cookie ends as rotated", async () => {
-    const anon = await client.create({ data: { cart: ["tea"] }, device: { userAgent: UA } });
+  test("login on an anonymous session starts a new one: its data does not carry over, the old cookie is logged out", async () => {
+    const anon = await client.create({ data: { planted: true }, device: { userAgent: UA } });
     const old = cookieOf(anon.setCookie!);
     const { issued } = await web.login(request("/login", { cookie: old }), "carol");
     assert.equal(issued.session.user, "carol");
-    assert.deepEqual(issued.session.data, { cart: ["tea"] });
+    assert.deepEqual(issued.session.data, {});
+    assert.notEqual(issued.session.id, anon.session.id);
     const r = await web.validateRequest(request("/me", { cookie: old }));
     assert.ok(!r.ok);
-    assert.equal(((await r.response.json()) as { reason: string }).reason, "rotated");
+    assert.equal(((await r.response.json()) as { reason: string }).reason, "logged_out");
   });
 
   test("login over another user's session ends it and starts a new one", async () => {
