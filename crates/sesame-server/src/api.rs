@@ -29,7 +29,7 @@ use zeroize::Zeroizing;
 use crate::auth::{ApiKey, ApiKeys, Scope};
 use crate::config::Limits;
 use crate::cookies::{CookieInspection, CookiePolicyView, Cookies};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::fields::{self, SessionIdParam, UserParam};
 use crate::metrics::Metrics;
 
@@ -151,7 +151,7 @@ impl FromRequestParts<Shared> for Credential {
         };
         match (text(TOKEN_HEADER)?, text(COOKIE_HEADER)?) {
             (Some(_), Some(_)) => Err(ApiError::bad_request(
-                "ambiguous_credential",
+                ErrorCode::AmbiguousCredential,
                 "send Sesame-Token or Sesame-Cookie, not both",
             )),
             (Some(token), None) => Ok(Credential {
@@ -180,7 +180,7 @@ impl<T: DeserializeOwned> FromRequest<Shared> for JsonBody<T> {
             if !(mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")) {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
+                    ErrorCode::UnsupportedMediaType,
                     "send the body as application/json",
                 ));
             }
@@ -191,7 +191,7 @@ impl<T: DeserializeOwned> FromRequest<Shared> for JsonBody<T> {
             .map_err(|_| {
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
+                    ErrorCode::PayloadTooLarge,
                     format!("the body is over {limit} bytes"),
                 )
             })?;
@@ -202,14 +202,14 @@ impl<T: DeserializeOwned> FromRequest<Shared> for JsonBody<T> {
             // a revoke with no exception): every body here is an object.
             Some(_) => {
                 return Err(ApiError::bad_request(
-                    "invalid_json",
+                    ErrorCode::InvalidJson,
                     "the body must be a JSON object",
                 ));
             }
         };
-        serde_json::from_slice(bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid body: {e}")))
+        serde_json::from_slice(bytes).map(JsonBody).map_err(|e| {
+            ApiError::bad_request(ErrorCode::InvalidJson, format!("invalid body: {e}"))
+        })
     }
 }
 
@@ -424,7 +424,7 @@ async fn validate(
     let result = validate_inner(&state, cred, req).await;
     let outcome = match &result {
         Ok(_) => "ok",
-        Err(e) => e.code(),
+        Err(e) => e.code().as_str(),
     };
     state.metrics.observe_validate(outcome, started.elapsed());
     result.map(Json)
@@ -714,7 +714,7 @@ async fn revoke_user(
     let except = match (&req.except_id, &req.except_token) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "give except_id or except_token, not both",
             ));
         }
@@ -723,7 +723,10 @@ async fn revoke_user(
         (None, Some(token)) => Some(
             sesame::SessionToken::parse(token)
                 .map_err(|_| {
-                    ApiError::bad_request("invalid_request", "except_token is not a session token")
+                    ApiError::bad_request(
+                        ErrorCode::InvalidRequest,
+                        "except_token is not a session token",
+                    )
                 })?
                 .id(),
         ),
@@ -752,7 +755,9 @@ async fn decode_cookie(
         .cookies
         .inspect(&req.cookie, state.now_secs())
         .map(Json)
-        .ok_or_else(|| ApiError::bad_request("cookies_disabled", "no cookie keys are configured"))
+        .ok_or_else(|| {
+            ApiError::bad_request(ErrorCode::CookiesDisabled, "no cookie keys are configured")
+        })
 }
 
 /// What a cleanup run did.
@@ -829,7 +834,7 @@ async fn not_found() -> ApiError {
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "this endpoint does not take that method",
     )
 }

@@ -24,7 +24,7 @@ use sesame::cookie::{
 };
 use zeroize::Zeroizing;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// A new Fernet key in its standard form.
 pub fn generate_key() -> Result<Zeroizing<String>, CookieError> {
@@ -179,7 +179,7 @@ impl Cookies {
     pub fn open(&self, value: &str, now: u64) -> Result<Zeroizing<String>, ApiError> {
         let Some(keys) = &self.keys else {
             return Err(ApiError::bad_request(
-                "cookies_disabled",
+                ErrorCode::CookiesDisabled,
                 "no cookie keys are configured; send the token",
             ));
         };
@@ -244,10 +244,13 @@ mod tests {
         let token = sesame::SessionToken::generate().unwrap();
         let value = cookies.seal(token.expose(), 1_000).unwrap().unwrap();
         assert_eq!(&*cookies.open(&value, 1_010).unwrap(), token.expose());
-        assert_eq!(cookies.open(&value, 2_000).unwrap_err().code(), "expired");
+        assert_eq!(
+            cookies.open(&value, 2_000).unwrap_err().code(),
+            ErrorCode::Expired
+        );
         assert_eq!(
             cookies.open("garbage", 1_010).unwrap_err().code(),
-            "invalid"
+            ErrorCode::Invalid
         );
         let report = cookies.inspect(&value, 1_010).unwrap();
         assert!(report.valid);

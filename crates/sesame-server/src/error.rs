@@ -4,14 +4,220 @@
 //! The body is always `{"code": "...", "message": "..."}`, plus `reason` for
 //! an ended session, `current_version` for a conflict, and `clear_cookie` on
 //! a 401 refusing a session the request presented (added by
-//! [`crate::server::guard`], which knows what the request carried). Internal failures
-//! are a generic 500 (or 503 for the store) whose text names no internals; the
-//! detail goes to the log only.
+//! [`crate::server::guard`], which knows what the request carried). Codes
+//! are the [`ErrorCode`] enum, the list `openapi.json` documents (a test
+//! compares them). An engine error's status comes from its
+//! [`sesame::ErrorKind`] ([`status_of`]), the same classification
+//! `sesame-tower` answers by. Internal failures are a generic 500 (or 503 for
+//! the store) whose text names no internals; the detail goes to the log only.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use sesame::EndReason;
+use sesame::{EndReason, ErrorKind};
+
+/// Every `code` an error response carries.
+///
+/// It is also put in the response's extensions, so middleware can tell
+/// which error was sent without reading the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// No live session for the credential (malformed, unknown or forged).
+    Invalid,
+    /// The session expired (idle or absolute), or the cookie is too old.
+    Expired,
+    /// The session ended: logged out.
+    LoggedOut,
+    /// The session ended: revoked.
+    Revoked,
+    /// The session ended: evicted by the per-user cap.
+    Evicted,
+    /// The session ended: rotated (the old token past its grace).
+    Rotated,
+    /// The session ended: the device did not match.
+    DeviceMismatch,
+    /// The session ended: a rotated token was reused.
+    TokenReuse,
+    /// The session ended: a security event.
+    SecurityEvent,
+    /// A compare-and-set named a stale version.
+    Conflict,
+    /// The user is at the session cap (`reject_new`).
+    LimitReached,
+    /// The store has no room for another session.
+    StoreFull,
+    /// The session data would exceed `policy.max_data_size`.
+    DataTooLarge,
+    /// A user id is empty or too long.
+    InvalidUserId,
+    /// A data key is empty or too long.
+    InvalidKey,
+    /// A session id is not 64 hex characters.
+    InvalidSessionId,
+    /// A value is not valid JSON.
+    InvalidValue,
+    /// An increment met a value that is not an integer.
+    NotAnInteger,
+    /// The store cannot be reached.
+    StoreUnavailable,
+    /// A fault of the server.
+    Internal,
+    /// No API key was sent.
+    MissingApiKey,
+    /// The API key is unknown.
+    InvalidApiKey,
+    /// The API key lacks the route's scope.
+    Forbidden,
+    /// The body is not the JSON the route takes.
+    InvalidJson,
+    /// The body is over `limits.max_body_bytes`.
+    PayloadTooLarge,
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    /// The headers are over `limits.max_header_bytes`.
+    HeadersTooLarge,
+    /// The request took over `limits.request_timeout`.
+    Timeout,
+    /// The client address presented too many invalid credentials.
+    TooManyInvalidTokens,
+    /// Both a token and a cookie were sent.
+    AmbiguousCredential,
+    /// A cookie route was called with no cookie keys configured.
+    CookiesDisabled,
+    /// The request is malformed in another way the message names.
+    InvalidRequest,
+    /// No such endpoint.
+    NotFound,
+    /// The endpoint does not take this method.
+    MethodNotAllowed,
+}
+
+impl ErrorCode {
+    /// Every code, in the order `openapi.json` lists them.
+    pub const ALL: [ErrorCode; 34] = [
+        ErrorCode::Invalid,
+        ErrorCode::Expired,
+        ErrorCode::LoggedOut,
+        ErrorCode::Revoked,
+        ErrorCode::Evicted,
+        ErrorCode::Rotated,
+        ErrorCode::DeviceMismatch,
+        ErrorCode::TokenReuse,
+        ErrorCode::SecurityEvent,
+        ErrorCode::Conflict,
+        ErrorCode::LimitReached,
+        ErrorCode::StoreFull,
+        ErrorCode::DataTooLarge,
+        ErrorCode::InvalidUserId,
+        ErrorCode::InvalidKey,
+        ErrorCode::InvalidSessionId,
+        ErrorCode::InvalidValue,
+        ErrorCode::NotAnInteger,
+        ErrorCode::StoreUnavailable,
+        ErrorCode::Internal,
+        ErrorCode::MissingApiKey,
+        ErrorCode::InvalidApiKey,
+        ErrorCode::Forbidden,
+        ErrorCode::InvalidJson,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::HeadersTooLarge,
+        ErrorCode::Timeout,
+        ErrorCode::TooManyInvalidTokens,
+        ErrorCode::AmbiguousCredential,
+        ErrorCode::CookiesDisabled,
+        ErrorCode::InvalidRequest,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+    ];
+
+    /// The code as sent (`"limit_reached"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::Expired => "expired",
+            ErrorCode::LoggedOut => "logged_out",
+            ErrorCode::Revoked => "revoked",
+            ErrorCode::Evicted => "evicted",
+            ErrorCode::Rotated => "rotated",
+            ErrorCode::DeviceMismatch => "device_mismatch",
+            ErrorCode::TokenReuse => "token_reuse",
+            ErrorCode::SecurityEvent => "security_event",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::LimitReached => "limit_reached",
+            ErrorCode::StoreFull => "store_full",
+            ErrorCode::DataTooLarge => "data_too_large",
+            ErrorCode::InvalidUserId => "invalid_user_id",
+            ErrorCode::InvalidKey => "invalid_key",
+            ErrorCode::InvalidSessionId => "invalid_session_id",
+            ErrorCode::InvalidValue => "invalid_value",
+            ErrorCode::NotAnInteger => "not_an_integer",
+            ErrorCode::StoreUnavailable => "store_unavailable",
+            ErrorCode::Internal => "internal",
+            ErrorCode::MissingApiKey => "missing_api_key",
+            ErrorCode::InvalidApiKey => "invalid_api_key",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::HeadersTooLarge => "headers_too_large",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::TooManyInvalidTokens => "too_many_invalid_tokens",
+            ErrorCode::AmbiguousCredential => "ambiguous_credential",
+            ErrorCode::CookiesDisabled => "cookies_disabled",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+        }
+    }
+
+    /// The code of an ended session: both timeouts are `expired`.
+    pub fn ended(reason: EndReason) -> ErrorCode {
+        match reason {
+            EndReason::IdleTimeout | EndReason::AbsoluteTimeout => ErrorCode::Expired,
+            EndReason::LoggedOut => ErrorCode::LoggedOut,
+            EndReason::Revoked => ErrorCode::Revoked,
+            EndReason::Evicted => ErrorCode::Evicted,
+            EndReason::Rotated => ErrorCode::Rotated,
+            EndReason::DeviceMismatch => ErrorCode::DeviceMismatch,
+            EndReason::TokenReuse => ErrorCode::TokenReuse,
+            EndReason::SecurityEvent => ErrorCode::SecurityEvent,
+            // `EndReason` is non-exhaustive; a test checks every reason the
+            // engine has maps to its own code, so this arm stays unused.
+            _ => ErrorCode::SecurityEvent,
+        }
+    }
+
+    /// Whether the code is a failure of the store or of the server (counted
+    /// in `sesame_store_errors_total`).
+    pub fn is_server_fault(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::StoreUnavailable | ErrorCode::StoreFull | ErrorCode::Internal
+        )
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The status every engine error of `kind` is answered with. `sesame-tower`
+/// answers with the same (`tests/error_kinds.rs` checks it).
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+        ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
 
 /// An error the API returns.
 #[derive(Debug)]
@@ -24,7 +230,7 @@ pub struct ApiError {
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorBody {
     /// Stable code: `invalid`, `expired`, `conflict`, `forbidden`, ...
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// Human-readable text (no internals).
     pub message: String,
     /// For ended sessions: the precise reason (`expired_idle`, `revoked`, ...).
@@ -45,13 +251,9 @@ pub struct ErrorBody {
 #[derive(Debug, Clone)]
 pub struct SessionRefusal(pub ErrorBody);
 
-/// The response extension that tells middleware which error code was sent.
-#[derive(Debug, Clone, Copy)]
-pub struct ErrorCode(pub &'static str);
-
 impl ApiError {
     /// An error with a status, code and message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             body: ErrorBody {
@@ -65,7 +267,7 @@ impl ApiError {
     }
 
     /// 400 with `code`.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
@@ -73,7 +275,7 @@ impl ApiError {
     pub fn missing_api_key() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "missing_api_key",
+            ErrorCode::MissingApiKey,
             "send an API key as Authorization: Bearer <key>",
         )
     }
@@ -82,7 +284,7 @@ impl ApiError {
     pub fn invalid_api_key() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_api_key",
+            ErrorCode::InvalidApiKey,
             "the API key is not valid",
         )
     }
@@ -91,14 +293,14 @@ impl ApiError {
     pub fn forbidden(scope: &str) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             format!("the API key lacks the {scope} scope"),
         )
     }
 
     /// 401 `invalid`: no usable session credential.
     pub fn invalid_session(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "invalid", message)
+        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Invalid, message)
     }
 
     /// 401 `expired` with reason `cookie_expired`: an authentic cookie
@@ -106,7 +308,7 @@ impl ApiError {
     pub fn cookie_expired() -> Self {
         let mut err = Self::new(
             StatusCode::UNAUTHORIZED,
-            "expired",
+            ErrorCode::Expired,
             "the cookie is older than its maximum age",
         );
         err.body.reason = Some("cookie_expired");
@@ -115,7 +317,11 @@ impl ApiError {
 
     /// 404 for unknown routes.
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "no such endpoint",
+        )
     }
 
     /// The status.
@@ -124,7 +330,7 @@ impl ApiError {
     }
 
     /// The code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         self.body.code
     }
 
@@ -137,7 +343,10 @@ impl ApiError {
     /// for it is dead.
     pub fn is_session_refusal(&self) -> bool {
         self.status == StatusCode::UNAUTHORIZED
-            && !matches!(self.body.code, "missing_api_key" | "invalid_api_key")
+            && !matches!(
+                self.body.code,
+                ErrorCode::MissingApiKey | ErrorCode::InvalidApiKey
+            )
     }
 
     /// The refusal `body` again, with `clear_cookie`.
@@ -152,80 +361,54 @@ impl ApiError {
     }
 }
 
-/// The API code of an end reason: both timeouts are `expired`.
-pub fn ended_code(reason: EndReason) -> &'static str {
-    match reason {
-        EndReason::IdleTimeout | EndReason::AbsoluteTimeout => "expired",
-        other => other.as_str(),
-    }
-}
-
 impl From<sesame::Error> for ApiError {
     fn from(e: sesame::Error) -> Self {
         use sesame::Error as E;
-        match e {
-            E::InvalidToken | E::NotFound => {
-                Self::invalid_session("no live session for this token")
-            }
-            E::Ended { reason } => {
-                let mut err = Self::new(
-                    StatusCode::UNAUTHORIZED,
-                    ended_code(reason),
-                    format!("the session has ended: {reason}"),
-                );
-                err.body.reason = Some(reason.as_str());
-                err
-            }
+        let status = status_of(e.kind());
+        let code = match &e {
+            E::InvalidToken | E::NotFound => ErrorCode::Invalid,
+            E::Ended { reason } => ErrorCode::ended(*reason),
+            E::Conflict { .. } => ErrorCode::Conflict,
+            E::LimitReached => ErrorCode::LimitReached,
+            E::StoreFull => ErrorCode::StoreFull,
+            E::DataTooLarge { .. } => ErrorCode::DataTooLarge,
+            E::InvalidUserId(_) => ErrorCode::InvalidUserId,
+            E::InvalidKey(_) => ErrorCode::InvalidKey,
+            E::InvalidSessionId => ErrorCode::InvalidSessionId,
+            E::Serialization(_) => ErrorCode::InvalidValue,
+            E::NotAnInteger { .. } => ErrorCode::NotAnInteger,
+            E::StoreUnavailable(_) => ErrorCode::StoreUnavailable,
+            // Configuration, corrupt records, cookies, bugs, and variants
+            // added later: their kind decides the status, the text stays in
+            // the log.
+            _ if status.is_server_error() => ErrorCode::Internal,
+            _ => ErrorCode::InvalidRequest,
+        };
+        let message = match &e {
+            E::InvalidToken | E::NotFound => "no live session for this token".to_owned(),
+            E::Ended { reason } => format!("the session has ended: {reason}"),
             E::Conflict { current_version } => {
-                let mut err = Self::new(
-                    StatusCode::CONFLICT,
-                    "conflict",
-                    format!("the session is at version {current_version}"),
-                );
-                err.body.current_version = Some(current_version);
-                err
+                format!("the session is at version {current_version}")
             }
-            E::LimitReached => Self::new(
-                StatusCode::CONFLICT,
-                "limit_reached",
-                "the user already has the maximum number of sessions",
-            ),
-            E::StoreFull => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_full",
-                "the session store is full",
-            ),
-            e @ E::DataTooLarge { .. } => Self::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "data_too_large",
-                e.to_string(),
-            ),
-            e @ (E::InvalidUserId(_) | E::InvalidKey(_) | E::InvalidSessionId) => {
-                Self::bad_request(e.code(), e.to_string())
-            }
-            E::Serialization(_) => Self::bad_request("invalid_value", "a value is not valid JSON"),
-            e @ E::NotAnInteger { .. } => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "not_an_integer",
-                e.to_string(),
-            ),
+            E::Serialization(_) => "a value is not valid JSON".to_owned(),
             E::StoreUnavailable(source) => {
                 tracing::warn!(error = %source, "session store unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    "the session store is unavailable; retry later",
-                )
+                "the session store is unavailable; retry later".to_owned()
             }
-            other => {
+            other if code == ErrorCode::Internal => {
                 tracing::error!(error = %other, "internal error");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error",
-                )
+                "internal error".to_owned()
             }
+            other => other.to_string(),
+        };
+        let mut err = Self::new(status, code, message);
+        if let E::Ended { reason } = e {
+            err.body.reason = Some(reason.as_str());
         }
+        if let E::Conflict { current_version } = e {
+            err.body.current_version = Some(current_version);
+        }
+        err
     }
 }
 
@@ -240,16 +423,16 @@ impl IntoResponse for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
-        if code == "payload_too_large" {
+        if code == ErrorCode::PayloadTooLarge {
             // The body was not read to its end, so this connection cannot
             // carry another request: saying so sends the client's next
             // request to a fresh connection instead of failing it here.
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        if matches!(code, "missing_api_key" | "invalid_api_key") {
+        if matches!(code, ErrorCode::MissingApiKey | ErrorCode::InvalidApiKey) {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        response.extensions_mut().insert(ErrorCode(code));
+        response.extensions_mut().insert(code);
         if let Some(refusal) = refusal {
             response.extensions_mut().insert(refusal);
         }
@@ -259,47 +442,59 @@ impl IntoResponse for ApiError {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     #[test]
     fn every_engine_error_maps_to_a_stable_code() {
-        let cases: Vec<(sesame::Error, u16, &str)> = vec![
-            (sesame::Error::InvalidToken, 401, "invalid"),
-            (sesame::Error::NotFound, 401, "invalid"),
+        let cases: Vec<(sesame::Error, u16, ErrorCode)> = vec![
+            (sesame::Error::InvalidToken, 401, ErrorCode::Invalid),
+            (sesame::Error::NotFound, 401, ErrorCode::Invalid),
             (
                 sesame::Error::Ended {
                     reason: EndReason::IdleTimeout,
                 },
                 401,
-                "expired",
+                ErrorCode::Expired,
             ),
             (
                 sesame::Error::Ended {
                     reason: EndReason::Revoked,
                 },
                 401,
-                "revoked",
+                ErrorCode::Revoked,
             ),
             (
                 sesame::Error::Conflict { current_version: 3 },
                 409,
-                "conflict",
+                ErrorCode::Conflict,
             ),
-            (sesame::Error::LimitReached, 409, "limit_reached"),
+            (sesame::Error::LimitReached, 409, ErrorCode::LimitReached),
             (
                 sesame::Error::DataTooLarge { size: 9, limit: 2 },
                 413,
-                "data_too_large",
+                ErrorCode::DataTooLarge,
+            ),
+            (
+                sesame::Error::NotAnInteger { key: "n".into() },
+                422,
+                ErrorCode::NotAnInteger,
+            ),
+            (
+                sesame::Error::InvalidSessionId,
+                400,
+                ErrorCode::InvalidSessionId,
             ),
             (
                 sesame::Error::unavailable(std::io::Error::other("secret detail")),
                 503,
-                "store_unavailable",
+                ErrorCode::StoreUnavailable,
             ),
             (
                 sesame::Error::Internal("secret detail".into()),
                 500,
-                "internal",
+                ErrorCode::Internal,
             ),
         ];
         for (err, status, code) in cases {
@@ -307,6 +502,54 @@ mod tests {
             assert_eq!(api.status().as_u16(), status);
             assert_eq!(api.code(), code);
             assert!(!api.body.message.contains("secret"));
+        }
+    }
+
+    #[test]
+    fn every_engine_error_is_answered_by_its_kind_without_internals() {
+        for err in sesame::testing::errors::every_error() {
+            let kind = err.kind();
+            let text = format!("{err:?}");
+            let api = ApiError::from(err);
+            assert_eq!(api.status(), status_of(kind), "{text}");
+            assert!(!api.body.message.contains("secret"), "{text}");
+            if kind == ErrorKind::Internal {
+                assert_eq!(api.code(), ErrorCode::Internal, "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_codes_are_the_ones_openapi_documents() {
+        let doc: serde_json::Value = serde_json::from_str(include_str!("../openapi.json")).unwrap();
+        let documented: Vec<&str> =
+            doc["components"]["schemas"]["Error"]["properties"]["code"]["enum"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+        let ours: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            ours.iter().collect::<BTreeSet<_>>(),
+            documented.iter().collect::<BTreeSet<_>>(),
+            "ErrorCode and openapi.json's Error.code enum differ"
+        );
+        assert_eq!(ours.len(), documented.len(), "a code is listed twice");
+        for code in ErrorCode::ALL {
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                serde_json::Value::from(code.as_str())
+            );
+        }
+        for reason in EndReason::ALL {
+            let code = ErrorCode::ended(reason);
+            match reason {
+                EndReason::IdleTimeout | EndReason::AbsoluteTimeout => {
+                    assert_eq!(code, ErrorCode::Expired);
+                }
+                other => assert_eq!(code.as_str(), other.as_str()),
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use sesame::{DeviceInfo, SessionId};
 
 use crate::api::Shared;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// The `{user}` path segment, percent-decoded. A segment that does not
 /// decode to UTF-8 is 400 `invalid_user_id` in the API's error shape (axum's
@@ -27,7 +27,7 @@ impl FromRequestParts<Shared> for UserParam {
         let Path(user) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| {
-                ApiError::bad_request("invalid_user_id", "the user id is not UTF-8 text")
+                ApiError::bad_request(ErrorCode::InvalidUserId, "the user id is not UTF-8 text")
             })?;
         Ok(UserParam(user))
     }
@@ -49,7 +49,10 @@ impl FromRequestParts<Shared> for SessionIdParam {
 }
 
 fn invalid_session_id() -> ApiError {
-    ApiError::bad_request("invalid_session_id", "a session id is 64 hex characters")
+    ApiError::bad_request(
+        ErrorCode::InvalidSessionId,
+        "a session id is 64 hex characters",
+    )
 }
 
 /// Parses a session id (64 hex characters), else 400 `invalid_session_id`.

@@ -29,7 +29,7 @@ use sesame::{
     UserCap, UserId,
 };
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// The wait before the second connection attempt; it doubles after each.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -148,7 +148,7 @@ pub fn not_ready(e: Error) -> ApiError {
     {
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
+            ErrorCode::StoreUnavailable,
             format!("not ready: {pending}"),
         );
     }
@@ -258,12 +258,12 @@ mod tests {
         assert_eq!(err.code(), "store_unavailable");
         let api = not_ready(err);
         assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(api.code(), "store_unavailable");
+        assert_eq!(api.code(), ErrorCode::StoreUnavailable);
         assert!(!p.is_connected());
         // A plain outage keeps the generic answer.
         assert_eq!(
             not_ready(Error::unavailable("down")).code(),
-            "store_unavailable"
+            ErrorCode::StoreUnavailable
         );
     }
 

@@ -136,7 +136,7 @@ pub async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Res
     if header_bytes > state.limits.max_header_bytes {
         return ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
+            ErrorCode::HeadersTooLarge,
             format!(
                 "request headers are over {} bytes",
                 state.limits.max_header_bytes
@@ -162,7 +162,7 @@ pub async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Res
     {
         let mut response = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "too_many_invalid_tokens",
+            ErrorCode::TooManyInvalidTokens,
             "too many invalid session tokens or cookies from this address; retry later",
         )
         .into_response();
@@ -177,7 +177,7 @@ pub async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Res
             Ok(response) => response,
             Err(_) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "timeout",
+                ErrorCode::Timeout,
                 "the request took too long",
             )
             .into_response(),
@@ -190,11 +190,11 @@ pub async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Res
         response =
             ApiError::refusal_with_clear_cookie(body, state.cookies.clear_cookie()).into_response();
     }
-    let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
-    if matches!(code, Some("store_unavailable" | "store_full" | "internal")) {
+    let code = response.extensions().get::<ErrorCode>().copied();
+    if code.is_some_and(ErrorCode::is_server_fault) {
         state.metrics.store_error();
     }
-    if names_session && code == Some("invalid") {
+    if names_session && code == Some(ErrorCode::Invalid) {
         state.metrics.invalid_token();
         if let Some(ip) = client
             && let Some(block) = state
@@ -213,6 +213,7 @@ pub async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Res
     let status = response.status().as_u16();
     let route = route.as_ref().map_or("-", MatchedPath::as_str);
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let code = code.map(ErrorCode::as_str);
     if status >= 500 {
         tracing::warn!(%method, route, status, micros, code, "request");
     } else {

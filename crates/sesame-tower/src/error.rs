@@ -7,7 +7,22 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sesame::EndReason;
+use sesame::{EndReason, ErrorKind};
+
+/// The status an engine error of `kind` is answered with: the same as `sesame serve`'s (its
+/// `tests/error_kinds.rs` checks both). `not_an_integer` is 422, as in the HTTP API: the request
+/// is well-formed but cannot apply to the stored value.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+        ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
 
 /// Why a request could not use a session.
 #[derive(Debug)]
@@ -36,8 +51,10 @@ pub enum SessionError {
     /// The [`SessionLayer`](crate::SessionLayer) is not installed on this route. 500
     /// `{"error":"internal","reason":"session_layer_missing"}`.
     LayerMissing,
-    /// The engine or store failed. 503 for `store_unavailable`, 409 for `limit_reached`, 413 for
-    /// `data_too_large`, 400 for bad keys or values, otherwise 500; the body names only
+    /// The engine or store failed. The status is its [`sesame::ErrorKind`]'s ([`status_of`]):
+    /// 400 for bad ids, keys or values, 409 for a conflict or `limit_reached`, 413 for
+    /// `data_too_large`, 422 for `not_an_integer`, 503 for `store_unavailable`/`store_full`,
+    /// otherwise 500 — the statuses `sesame serve` answers with. The body names only
     /// [`sesame::Error::code`].
     Engine(sesame::Error),
 }
@@ -93,20 +110,7 @@ impl SessionError {
                 Some("session_layer_missing"),
             ),
             SessionError::Engine(e) => {
-                let status = match e {
-                    sesame::Error::StoreUnavailable(_) | sesame::Error::StoreFull => {
-                        StatusCode::SERVICE_UNAVAILABLE
-                    }
-                    sesame::Error::LimitReached | sesame::Error::Conflict { .. } => {
-                        StatusCode::CONFLICT
-                    }
-                    sesame::Error::DataTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                    sesame::Error::InvalidKey(_)
-                    | sesame::Error::InvalidUserId(_)
-                    | sesame::Error::Serialization(_)
-                    | sesame::Error::NotAnInteger { .. } => StatusCode::BAD_REQUEST,
-                    _ => StatusCode::INTERNAL_SERVER_ERROR,
-                };
+                let status = status_of(e.kind());
                 let error = if status.is_server_error() {
                     "session_unavailable"
                 } else {

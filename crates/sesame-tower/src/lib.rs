@@ -50,7 +50,7 @@ pub mod session;
 pub mod transport;
 
 pub use csrf::CsrfConfig;
-pub use error::SessionError;
+pub use error::{SessionError, status_of};
 pub use headers::SecurityHeadersLayer;
 pub use layer::{Metrics, SessionLayer, SessionService};
 pub use session::{CSRF_KEY, RequireSession, RequireUser, Session, SessionSummary};

@@ -1,8 +1,11 @@
-//! The crate's one error type.
+//! The crate's one error type, and its one classification.
 //!
-//! Variants are typed so callers can match on them: a transport turns
-//! [`Error::Ended`] into a 401 naming the reason, [`Error::Conflict`] into a
-//! 409, [`Error::StoreUnavailable`] into a 503. `Display` texts name no secret.
+//! Variants are typed so callers can match on them. [`Error::kind`] sorts
+//! every variant into an [`ErrorKind`] — who is at fault and whether a retry
+//! can help — and each transport maps a kind to its status in one place
+//! (`sesame-tower`'s `SessionError`, `sesame serve`'s `ApiError`), so the two
+//! cannot disagree about what a failure means. `Display` texts name no
+//! secret.
 
 use crate::lifecycle::EndReason;
 
@@ -91,7 +94,78 @@ pub enum Error {
     Internal(String),
 }
 
+/// What kind of failure an [`Error`] is: the classification transports turn
+/// into a status. Each kind names the HTTP status both transports answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The credential reaches no live session: malformed, unknown, or
+    /// ended. Authenticate again (HTTP 401).
+    Unauthenticated,
+    /// The request lost a race or hit a limit of the user's sessions: a
+    /// stale version, or the per-user cap with `RejectNew` (HTTP 409).
+    Conflict,
+    /// The session's data would be too large (HTTP 413).
+    TooLarge,
+    /// The caller sent a malformed value: a session id, user id, data key,
+    /// or a value that is not JSON (HTTP 400).
+    InvalidInput,
+    /// Well-formed, but it cannot be applied to what is stored: an
+    /// increment of a value that is not an integer (HTTP 422).
+    Unprocessable,
+    /// The store cannot take the request now: unreachable, or full. Retry
+    /// later (HTTP 503).
+    Unavailable,
+    /// A fault of the server: its configuration, a corrupt record, a bug.
+    /// The details are for the log, not the client (HTTP 500).
+    Internal,
+}
+
+impl ErrorKind {
+    /// Every kind, for tests that check a transport maps each of them.
+    pub const ALL: [ErrorKind; 7] = [
+        ErrorKind::Unauthenticated,
+        ErrorKind::Conflict,
+        ErrorKind::TooLarge,
+        ErrorKind::InvalidInput,
+        ErrorKind::Unprocessable,
+        ErrorKind::Unavailable,
+        ErrorKind::Internal,
+    ];
+}
+
 impl Error {
+    /// The kind of failure: the one classification every transport maps to
+    /// a status.
+    ///
+    /// # Examples
+    /// ```
+    /// use sesame::{Error, ErrorKind};
+    ///
+    /// assert_eq!(Error::NotFound.kind(), ErrorKind::Unauthenticated);
+    /// assert_eq!(Error::LimitReached.kind(), ErrorKind::Conflict);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        // No `_` arm: a new variant must be classified here.
+        match self {
+            Error::InvalidToken | Error::NotFound | Error::Ended { .. } => {
+                ErrorKind::Unauthenticated
+            }
+            Error::Conflict { .. } | Error::LimitReached => ErrorKind::Conflict,
+            Error::DataTooLarge { .. } => ErrorKind::TooLarge,
+            Error::InvalidSessionId
+            | Error::InvalidUserId(_)
+            | Error::InvalidKey(_)
+            | Error::Serialization(_) => ErrorKind::InvalidInput,
+            Error::NotAnInteger { .. } => ErrorKind::Unprocessable,
+            Error::StoreUnavailable(_) | Error::StoreFull => ErrorKind::Unavailable,
+            Error::Config(_)
+            | Error::Policy(_)
+            | Error::Corrupt { .. }
+            | Error::Cookie(_)
+            | Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
     /// Wraps a client library's error as [`Error::StoreUnavailable`].
     pub fn unavailable(e: impl Into<BoxError>) -> Self {
         Self::StoreUnavailable(e.into())

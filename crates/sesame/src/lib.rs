@@ -82,7 +82,7 @@ pub mod user;
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use data::{Data, Patch, PatchOp};
 pub use device::{DeviceBinding, DeviceInfo, IpBinding, MismatchAction};
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, Error, ErrorKind, Result};
 pub use events::{EventSink, SessionEvent};
 pub use lifecycle::{EndCategory, EndReason, Tombstone};
 pub use manager::{Created, Inspection, Issued, Loaded, LoadedWrite, Manager, Rotated};

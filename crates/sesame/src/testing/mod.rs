@@ -18,6 +18,7 @@
 pub mod cases;
 mod combined;
 mod concurrency;
+pub mod errors;
 
 use std::sync::Arc;
 
