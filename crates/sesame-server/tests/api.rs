@@ -25,13 +25,10 @@ async fn create_then_validate_by_token_and_by_cookie() {
     assert_eq!(body["session"]["data"]["n"], 0);
     assert_eq!(body["renewed"], Value::Null);
     let (status, body) = s
-        .call(
-            "POST",
-            "/v1/session/validate",
-            Some(VALIDATE_KEY),
-            &[("sesame-cookie", &cookie)],
-            Some(json!({"device": {"user_agent": UA}})),
-        )
+        .post("/v1/session/validate")
+        .key(VALIDATE_KEY)
+        .cookie(&cookie)
+        .json(json!({"device": {"user_agent": UA}}))
         .await;
     assert_eq!(status, 200);
     assert_eq!(body["session"]["id"], id);
@@ -42,46 +39,30 @@ async fn create_then_validate_by_token_and_by_cookie() {
 async fn api_keys_and_scopes() {
     let s = server().await;
     let (token, _, id) = s.create(Some("bob")).await;
-    let body = Some(json!({}));
+    let body = json!({});
     // No key, wrong key, malformed header.
-    let (st, b) = s
-        .call("POST", "/v1/sessions", None, &[], body.clone())
-        .await;
+    let (st, b) = s.post("/v1/sessions").json(body.clone()).await;
     assert_eq!((st, b["code"].as_str()), (401, Some("missing_api_key")));
     let (st, b) = s
-        .call("POST", "/v1/sessions", Some("sk_nope"), &[], body.clone())
+        .post("/v1/sessions")
+        .key("sk_nope")
+        .json(body.clone())
         .await;
     assert_eq!((st, b["code"].as_str()), (401, Some("invalid_api_key")));
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/sessions",
-            None,
-            &[("authorization", "Basic abc")],
-            body.clone(),
-        )
+        .post("/v1/sessions")
+        .header("authorization", "Basic abc")
+        .json(body.clone())
         .await;
     assert_eq!((st, b["code"].as_str()), (401, Some("missing_api_key")));
     // A validate-only key cannot create, read or administer.
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/sessions",
-            Some(VALIDATE_KEY),
-            &[],
-            body.clone(),
-        )
+        .post("/v1/sessions")
+        .key(VALIDATE_KEY)
+        .json(body.clone())
         .await;
     assert_eq!((st, b["code"].as_str()), (403, Some("forbidden")));
-    let (st, _) = s
-        .call(
-            "GET",
-            "/v1/session",
-            Some(VALIDATE_KEY),
-            &[("sesame-token", &token)],
-            None,
-        )
-        .await;
+    let (st, _) = s.get("/v1/session").key(VALIDATE_KEY).token(&token).await;
     assert_eq!(st, 403);
     // A sessions key cannot administer.
     for (method, path) in [
@@ -93,50 +74,32 @@ async fn api_keys_and_scopes() {
         ("GET", "/v1/session/inspect".to_owned()),
     ] {
         let (st, b) = s
-            .call(
-                method,
-                &path,
-                Some(SESSIONS_KEY),
-                &[("sesame-token", &token)],
-                None,
-            )
+            .request(method, &path)
+            .key(SESSIONS_KEY)
+            .token(&token)
             .await;
         assert_eq!((st, b["code"].as_str()), (403, Some("forbidden")), "{path}");
     }
     let (st, _) = s
-        .call(
-            "POST",
-            "/v1/cookies/decode",
-            Some(SESSIONS_KEY),
-            &[],
-            Some(json!({"cookie": "x"})),
-        )
+        .post("/v1/cookies/decode")
+        .key(SESSIONS_KEY)
+        .json(json!({"cookie": "x"}))
         .await;
     assert_eq!(st, 403);
     // The API key is checked before the body is read.
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/sessions",
-            None,
-            &[("content-type", "text/plain")],
-            None,
-        )
+        .post("/v1/sessions")
+        .header("content-type", "text/plain")
         .await;
     assert_eq!((st, b["code"].as_str()), (401, Some("missing_api_key")));
     // Admin implies every scope.
-    let (st, _) = s
-        .call("POST", "/v1/sessions", Some(ADMIN_KEY), &[], body)
-        .await;
+    let (st, _) = s.post("/v1/sessions").key(ADMIN_KEY).json(body).await;
     assert_eq!(st, 201);
     let (st, _) = s
-        .call(
-            "POST",
-            "/v1/session/validate",
-            Some(ADMIN_KEY),
-            &[("sesame-token", &token)],
-            Some(json!({"device": {"user_agent": UA}})),
-        )
+        .post("/v1/session/validate")
+        .key(ADMIN_KEY)
+        .token(&token)
+        .json(json!({"device": {"user_agent": UA}}))
         .await;
     assert_eq!(st, 200);
     s.shutdown().await;
@@ -151,40 +114,25 @@ async fn validate_reports_why_a_session_is_refused() {
         assert_eq!(body["reason"].as_str(), reason, "{body}");
     };
     // No credential, a malformed token, an unknown token, a forged cookie.
-    let (st, b) = s
-        .call(
-            "POST",
-            "/v1/session/validate",
-            Some(VALIDATE_KEY),
-            &[],
-            None,
-        )
-        .await;
+    let (st, b) = s.post("/v1/session/validate").key(VALIDATE_KEY).await;
     check(st, &b, "invalid", None);
     let (st, b) = s.validate("not-a-token").await;
     check(st, &b, "invalid", None);
     let (st, b) = s.validate(&"A".repeat(43)).await;
     check(st, &b, "invalid", None);
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/session/validate",
-            Some(VALIDATE_KEY),
-            &[("sesame-cookie", "gAAAAAforged")],
-            None,
-        )
+        .post("/v1/session/validate")
+        .key(VALIDATE_KEY)
+        .cookie("gAAAAAforged")
         .await;
     check(st, &b, "invalid", None);
     // Both credentials at once.
     let (token, cookie, _) = s.create(None).await;
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/session/validate",
-            Some(VALIDATE_KEY),
-            &[("sesame-token", &token), ("sesame-cookie", &cookie)],
-            None,
-        )
+        .post("/v1/session/validate")
+        .key(VALIDATE_KEY)
+        .token(&token)
+        .cookie(&cookie)
         .await;
     assert_eq!(
         (st, b["code"].as_str()),
@@ -192,37 +140,26 @@ async fn validate_reports_why_a_session_is_refused() {
     );
     // Logged out.
     let (st, b) = s
-        .call(
-            "DELETE",
-            "/v1/session",
-            Some(SESSIONS_KEY),
-            &[("sesame-token", &token)],
-            None,
-        )
+        .delete("/v1/session")
+        .key(SESSIONS_KEY)
+        .token(&token)
         .await;
     assert_eq!((st, b["ended"].as_bool()), (200, Some(true)));
     let (st, b) = s.validate(&token).await;
     check(st, &b, "logged_out", Some("logged_out"));
     let (st, b) = s
-        .call(
-            "DELETE",
-            "/v1/session",
-            Some(SESSIONS_KEY),
-            &[("sesame-token", &token)],
-            None,
-        )
+        .delete("/v1/session")
+        .key(SESSIONS_KEY)
+        .token(&token)
         .await;
     assert_eq!((st, b["ended"].as_bool()), (200, Some(false)));
     // Device mismatch ends the session.
     let (token, _, _) = s.create(Some("carol")).await;
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/session/validate",
-            Some(VALIDATE_KEY),
-            &[("sesame-token", &token)],
-            Some(json!({"device": {"user_agent": "curl/8"}})),
-        )
+        .post("/v1/session/validate")
+        .key(VALIDATE_KEY)
+        .token(&token)
+        .json(json!({"device": {"user_agent": "curl/8"}}))
         .await;
     check(st, &b, "device_mismatch", Some("device_mismatch"));
     let (st, b) = s.validate(&token).await;
@@ -244,13 +181,9 @@ async fn validate_reports_why_a_session_is_refused() {
     let (_, old_cookie, _) = s.create(None).await;
     s.clock.advance(Duration::from_secs(13 * 3600));
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/session/validate",
-            Some(VALIDATE_KEY),
-            &[("sesame-cookie", &old_cookie)],
-            None,
-        )
+        .post("/v1/session/validate")
+        .key(VALIDATE_KEY)
+        .cookie(&old_cookie)
         .await;
     check(st, &b, "expired", Some("cookie_expired"));
     s.shutdown().await;
@@ -265,58 +198,40 @@ async fn eviction_and_revocation_are_reported() {
         s.create(Some("dave")).await;
     }
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/sessions",
-            Some(SESSIONS_KEY),
-            &[],
-            Some(json!({"user": "dave"})),
-        )
+        .post("/v1/sessions")
+        .key(SESSIONS_KEY)
+        .json(json!({"user": "dave"}))
         .await;
     assert_eq!(st, 201);
     assert_eq!(b["evicted"], json!([first_id]));
     let (st, b) = s.validate(&first).await;
     assert_eq!((st, b["code"].as_str()), (401, Some("evicted")));
 
-    let (st, b) = s
-        .call("GET", "/v1/users/dave/sessions", Some(ADMIN_KEY), &[], None)
-        .await;
+    let (st, b) = s.get("/v1/users/dave/sessions").key(ADMIN_KEY).await;
     assert_eq!(st, 200);
     let sessions = b["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 5);
     let keep = sessions[0]["id"].as_str().unwrap().to_owned();
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/users/dave/revoke",
-            Some(ADMIN_KEY),
-            &[],
-            Some(json!({"except_id": keep})),
-        )
+        .post("/v1/users/dave/revoke")
+        .key(ADMIN_KEY)
+        .json(json!({"except_id": keep}))
         .await;
     assert_eq!(st, 200);
     assert_eq!(b["revoked"].as_array().unwrap().len(), 4);
-    let (_, b) = s
-        .call("GET", "/v1/users/dave/sessions", Some(ADMIN_KEY), &[], None)
-        .await;
+    let (_, b) = s.get("/v1/users/dave/sessions").key(ADMIN_KEY).await;
     assert_eq!(b["sessions"].as_array().unwrap().len(), 1);
     // All but the caller's own session, by token.
     let (mine, _, _) = s.create(Some("dave")).await;
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/users/dave/revoke",
-            Some(ADMIN_KEY),
-            &[],
-            Some(json!({"except_token": mine})),
-        )
+        .post("/v1/users/dave/revoke")
+        .key(ADMIN_KEY)
+        .json(json!({"except_token": mine}))
         .await;
     assert_eq!((st, b["revoked"].as_array().unwrap().len()), (200, 1));
     assert_eq!(s.validate(&mine).await.0, 200);
     // Everything.
-    let (st, b) = s
-        .call("POST", "/v1/users/dave/revoke", Some(ADMIN_KEY), &[], None)
-        .await;
+    let (st, b) = s.post("/v1/users/dave/revoke").key(ADMIN_KEY).await;
     assert_eq!((st, b["revoked"].as_array().unwrap().len()), (200, 1));
     let (st, b) = s.validate(&mine).await;
     assert_eq!(
@@ -325,34 +240,21 @@ async fn eviction_and_revocation_are_reported() {
     );
     // Bad requests.
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/users/dave/revoke",
-            Some(ADMIN_KEY),
-            &[],
-            Some(json!({"except_id": "zz"})),
-        )
+        .post("/v1/users/dave/revoke")
+        .key(ADMIN_KEY)
+        .json(json!({"except_id": "zz"}))
         .await;
     assert_eq!((st, b["code"].as_str()), (400, Some("invalid_session_id")));
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/users/dave/revoke",
-            Some(ADMIN_KEY),
-            &[],
-            Some(json!({"except_id": keep, "except_token": mine})),
-        )
+        .post("/v1/users/dave/revoke")
+        .key(ADMIN_KEY)
+        .json(json!({"except_id": keep, "except_token": mine}))
         .await;
     assert_eq!((st, b["code"].as_str()), (400, Some("invalid_request")));
     let long = "u".repeat(300);
     let (st, b) = s
-        .call(
-            "GET",
-            &format!("/v1/users/{long}/sessions"),
-            Some(ADMIN_KEY),
-            &[],
-            None,
-        )
+        .get(format!("/v1/users/{long}/sessions"))
+        .key(ADMIN_KEY)
         .await;
     assert_eq!((st, b["code"].as_str()), (400, Some("invalid_user_id")));
     s.shutdown().await;
@@ -362,33 +264,28 @@ async fn eviction_and_revocation_are_reported() {
 async fn data_get_patch_increment_and_their_errors() {
     let s = server().await;
     let (token, _, _) = s.create(Some("erin")).await;
-    let h = [("sesame-token", token.as_str())];
-    let (st, b) = s
-        .call("GET", "/v1/session", Some(SESSIONS_KEY), &h, None)
-        .await;
+    let (st, b) = s.get("/v1/session").key(SESSIONS_KEY).token(&token).await;
     assert_eq!(st, 200);
     assert_eq!(b["version"], 1);
     let (st, b) = s
-        .call(
-            "PATCH",
-            "/v1/session",
-            Some(SESSIONS_KEY),
-            &h,
-            Some(json!({"set": {"theme": "dark", "cart": [1, 2]}, "remove": ["n"], "expected_version": 1})),
-        )
+        .patch("/v1/session")
+        .key(SESSIONS_KEY)
+        .token(&token)
+        .json(json!({
+            "set": {"theme": "dark", "cart": [1, 2]},
+            "remove": ["n"],
+            "expected_version": 1
+        }))
         .await;
     assert_eq!(st, 200, "{b}");
     assert_eq!(b["version"], 2);
     assert_eq!(b["data"], json!({"theme": "dark", "cart": [1, 2]}));
     // A stale version.
     let (st, b) = s
-        .call(
-            "PATCH",
-            "/v1/session",
-            Some(SESSIONS_KEY),
-            &h,
-            Some(json!({"set": {"theme": "light"}, "expected_version": 1})),
-        )
+        .patch("/v1/session")
+        .key(SESSIONS_KEY)
+        .token(&token)
+        .json(json!({"set": {"theme": "light"}, "expected_version": 1}))
         .await;
     assert_eq!(
         (st, b["code"].as_str(), b["current_version"].as_u64()),
@@ -398,141 +295,104 @@ async fn data_get_patch_increment_and_their_errors() {
     for expected in [1, 2, 7] {
         let by = if expected == 7 { 5 } else { 1 };
         let (st, b) = s
-            .call(
-                "POST",
-                "/v1/session/increment",
-                Some(SESSIONS_KEY),
-                &h,
-                Some(json!({"key": "visits", "by": by})),
-            )
+            .post("/v1/session/increment")
+            .key(SESSIONS_KEY)
+            .token(&token)
+            .json(json!({"key": "visits", "by": by}))
             .await;
         assert_eq!((st, b["value"].as_i64()), (200, Some(expected)));
     }
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/session/increment",
-            Some(SESSIONS_KEY),
-            &h,
-            Some(json!({"key": "theme"})),
-        )
+        .post("/v1/session/increment")
+        .key(SESSIONS_KEY)
+        .token(&token)
+        .json(json!({"key": "theme"}))
         .await;
     assert_eq!((st, b["code"].as_str()), (422, Some("not_an_integer")));
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/session/increment",
-            Some(SESSIONS_KEY),
-            &h,
-            Some(json!({"key": ""})),
-        )
+        .post("/v1/session/increment")
+        .key(SESSIONS_KEY)
+        .token(&token)
+        .json(json!({"key": ""}))
         .await;
     assert_eq!((st, b["code"].as_str()), (400, Some("invalid_key")));
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/session/increment",
-            Some(SESSIONS_KEY),
-            &h,
-            None,
-        )
+        .post("/v1/session/increment")
+        .key(SESSIONS_KEY)
+        .token(&token)
         .await;
     assert_eq!((st, b["code"].as_str()), (400, Some("invalid_json")));
     // Over the policy's data size, and over the body limit.
     let (st, b) = s
-        .call(
-            "PATCH",
-            "/v1/session",
-            Some(SESSIONS_KEY),
-            &h,
-            Some(json!({"set": {"big": "x".repeat(70_000)}})),
-        )
+        .patch("/v1/session")
+        .key(SESSIONS_KEY)
+        .token(&token)
+        .json(json!({"set": {"big": "x".repeat(70_000)}}))
         .await;
     assert_eq!((st, b["code"].as_str()), (413, Some("data_too_large")));
     let (st, b) = s
-        .call(
-            "PATCH",
-            "/v1/session",
-            Some(SESSIONS_KEY),
-            &h,
-            Some(json!({"set": {"big": "x".repeat(300_000)}})),
-        )
+        .patch("/v1/session")
+        .key(SESSIONS_KEY)
+        .token(&token)
+        .json(json!({"set": {"big": "x".repeat(300_000)}}))
         .await;
     assert_eq!((st, b["code"].as_str()), (413, Some("payload_too_large")));
     // That body was not read to its end: the answer closes the connection,
     // so the client's next request goes on a fresh one.
-    let resp = s
-        .http
-        .patch(format!("{}/v1/session", s.base))
-        .bearer_auth(SESSIONS_KEY)
-        .header("sesame-token", &token)
-        .json(&json!({"set": {"big": "x".repeat(300_000)}}))
+    let reply = s
+        .patch("/v1/session")
+        .key(SESSIONS_KEY)
+        .token(&token)
+        .json(json!({"set": {"big": "x".repeat(300_000)}}))
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 413);
-    assert_eq!(resp.headers()["connection"], "close");
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.header("connection"), Some("close"));
     // Malformed bodies.
     let (st, b) = s
-        .call(
-            "PATCH",
-            "/v1/session",
-            Some(SESSIONS_KEY),
-            &h,
-            Some(json!({"sett": {}})),
-        )
+        .patch("/v1/session")
+        .key(SESSIONS_KEY)
+        .token(&token)
+        .json(json!({"sett": {}}))
         .await;
     assert_eq!((st, b["code"].as_str()), (400, Some("invalid_json")));
-    let resp = s
-        .http
-        .patch(format!("{}/v1/session", s.base))
-        .bearer_auth(SESSIONS_KEY)
-        .header("sesame-token", &token)
-        .header("content-type", "text/plain")
-        .body("set=1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 415);
-    let b: Value = resp.json().await.unwrap();
-    assert_eq!(b["code"], "unsupported_media_type");
-    let resp = s
-        .http
-        .patch(format!("{}/v1/session", s.base))
-        .bearer_auth(SESSIONS_KEY)
-        .header("sesame-token", &token)
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
+    let (st, b) = s
+        .patch("/v1/session")
+        .key(SESSIONS_KEY)
+        .token(&token)
+        .raw("text/plain", "set=1")
+        .await;
+    assert_eq!(
+        (st, b["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
+    let (st, b) = s
+        .patch("/v1/session")
+        .key(SESSIONS_KEY)
+        .token(&token)
+        .raw("application/json", "{not json")
+        .await;
+    assert_eq!((st, b["code"].as_str()), (400, Some("invalid_json")));
     // Creating with a bad user id.
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/sessions",
-            Some(SESSIONS_KEY),
-            &[],
-            Some(json!({"user": ""})),
-        )
+        .post("/v1/sessions")
+        .key(SESSIONS_KEY)
+        .json(json!({"user": ""}))
         .await;
     assert_eq!((st, b["code"].as_str()), (400, Some("invalid_user_id")));
     // Reading an ended session.
-    s.call("DELETE", "/v1/session", Some(SESSIONS_KEY), &h, None)
+    s.delete("/v1/session")
+        .key(SESSIONS_KEY)
+        .token(&token)
         .await;
-    let (st, b) = s
-        .call("GET", "/v1/session", Some(SESSIONS_KEY), &h, None)
-        .await;
+    let (st, b) = s.get("/v1/session").key(SESSIONS_KEY).token(&token).await;
     assert_eq!((st, b["code"].as_str()), (401, Some("logged_out")));
     let (st, b) = s
-        .call(
-            "PATCH",
-            "/v1/session",
-            Some(SESSIONS_KEY),
-            &h,
-            Some(json!({"set": {"a": 1}})),
-        )
+        .patch("/v1/session")
+        .key(SESSIONS_KEY)
+        .token(&token)
+        .json(json!({"set": {"a": 1}}))
         .await;
     assert_eq!((st, b["code"].as_str()), (401, Some("logged_out")));
     s.shutdown().await;
@@ -543,13 +403,10 @@ async fn rotate_and_login() {
     let s = server().await;
     let (anon, _, anon_id) = s.create(None).await;
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/session/rotate",
-            Some(SESSIONS_KEY),
-            &[("sesame-token", &anon)],
-            Some(json!({"user": "frank"})),
-        )
+        .post("/v1/session/rotate")
+        .key(SESSIONS_KEY)
+        .token(&anon)
+        .json(json!({"user": "frank"}))
         .await;
     assert_eq!(st, 200);
     let logged_in = b["token"].as_str().unwrap().to_owned();
@@ -561,13 +418,9 @@ async fn rotate_and_login() {
     let (st, b) = s.validate(&logged_in).await;
     assert_eq!((st, b["session"]["user"].as_str()), (200, Some("frank")));
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/session/rotate",
-            Some(SESSIONS_KEY),
-            &[("sesame-token", &logged_in)],
-            None,
-        )
+        .post("/v1/session/rotate")
+        .key(SESSIONS_KEY)
+        .token(&logged_in)
         .await;
     assert_eq!((st, b["session"]["user"].as_str()), (200, Some("frank")));
     s.shutdown().await;
@@ -599,26 +452,20 @@ const STRICT_REMOVAL: &str = "__Host-sesame=; Path=/; Max-Age=0; Secure; HttpOnl
 async fn the_service_hands_over_the_cookie() {
     let s = server().await;
     // The policy, for a client to know which cookie to read.
-    let (st, b) = s
-        .call("GET", "/v1/cookie-policy", Some(VALIDATE_KEY), &[], None)
-        .await;
+    let (st, b) = s.get("/v1/cookie-policy").key(VALIDATE_KEY).await;
     assert_eq!(st, 200);
     assert_eq!(
         b,
         json!({"name": "__Host-sesame", "path": "/", "domain": null, "secure": true,
                "http_only": true, "same_site": "Strict", "development": false})
     );
-    let (st, b) = s.call("GET", "/v1/cookie-policy", None, &[], None).await;
+    let (st, b) = s.get("/v1/cookie-policy").await;
     assert_eq!((st, b["code"].as_str()), (401, Some("missing_api_key")));
     // Create and rotate hand out the complete Set-Cookie value.
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/sessions",
-            Some(SESSIONS_KEY),
-            &[],
-            Some(json!({"device": {"user_agent": UA}})),
-        )
+        .post("/v1/sessions")
+        .key(SESSIONS_KEY)
+        .json(json!({"device": {"user_agent": UA}}))
         .await;
     assert_eq!(st, 201);
     let cookie = b["cookie"].as_str().unwrap();
@@ -627,13 +474,10 @@ async fn the_service_hands_over_the_cookie() {
         format!("__Host-sesame={cookie}; {STRICT_ATTRIBUTES}")
     );
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/session/rotate",
-            Some(SESSIONS_KEY),
-            &[("sesame-cookie", cookie)],
-            Some(json!({"user": "gina"})),
-        )
+        .post("/v1/session/rotate")
+        .key(SESSIONS_KEY)
+        .cookie(cookie)
+        .json(json!({"user": "gina"}))
         .await;
     assert_eq!(st, 200);
     let token = b["token"].as_str().unwrap().to_owned();
@@ -644,13 +488,9 @@ async fn the_service_hands_over_the_cookie() {
     );
     // Logout hands out the removal value.
     let (st, b) = s
-        .call(
-            "DELETE",
-            "/v1/session",
-            Some(SESSIONS_KEY),
-            &[("sesame-cookie", &cookie)],
-            None,
-        )
+        .delete("/v1/session")
+        .key(SESSIONS_KEY)
+        .cookie(&cookie)
         .await;
     assert_eq!(st, 200);
     assert_eq!(b, json!({"ended": true, "clear_cookie": STRICT_REMOVAL}));
@@ -667,38 +507,22 @@ async fn the_service_hands_over_the_cookie() {
         ("POST", "/v1/session/rotate"),
     ] {
         let (st, b) = s
-            .call(
-                method,
-                path,
-                Some(SESSIONS_KEY),
-                &[("sesame-cookie", "gAAAAAforged")],
-                None,
-            )
+            .request(method, path)
+            .key(SESSIONS_KEY)
+            .cookie("gAAAAAforged")
             .await;
         assert_eq!((st, b["code"].as_str()), (401, Some("invalid")), "{path}");
         assert_eq!(b["clear_cookie"], STRICT_REMOVAL, "{method} {path}");
     }
     // Not when no session was presented, nor when the API key is the
     // problem (the app's key, not its user's cookie, is wrong).
-    let (st, b) = s
-        .call(
-            "POST",
-            "/v1/session/validate",
-            Some(VALIDATE_KEY),
-            &[],
-            None,
-        )
-        .await;
+    let (st, b) = s.post("/v1/session/validate").key(VALIDATE_KEY).await;
     assert_eq!((st, b["code"].as_str()), (401, Some("invalid")));
     assert!(b.get("clear_cookie").is_none(), "{b}");
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/session/validate",
-            Some("sk_nope"),
-            &[("sesame-token", &token)],
-            None,
-        )
+        .post("/v1/session/validate")
+        .key("sk_nope")
+        .token(&token)
         .await;
     assert_eq!((st, b["code"].as_str()), (401, Some("invalid_api_key")));
     assert!(b.get("clear_cookie").is_none(), "{b}");
@@ -712,9 +536,7 @@ async fn the_configured_cookie_policy_reaches_every_answer() {
     config.cookie.same_site = sesame_server::config::cookie::SameSiteSetting::Lax;
     config.cookie.path = "/app".into();
     let s = TestServer::start(config).await;
-    let (st, b) = s
-        .call("GET", "/v1/cookie-policy", Some(VALIDATE_KEY), &[], None)
-        .await;
+    let (st, b) = s.get("/v1/cookie-policy").key(VALIDATE_KEY).await;
     assert_eq!(st, 200);
     assert_eq!(
         b,
@@ -723,26 +545,18 @@ async fn the_configured_cookie_policy_reaches_every_answer() {
     );
     let (token, cookie, _) = s.create(None).await;
     let (_, b) = s
-        .call(
-            "DELETE",
-            "/v1/session",
-            Some(SESSIONS_KEY),
-            &[("sesame-token", &token)],
-            None,
-        )
+        .delete("/v1/session")
+        .key(SESSIONS_KEY)
+        .token(&token)
         .await;
     assert_eq!(
         b["clear_cookie"],
         "sesame=; Path=/app; Max-Age=0; HttpOnly; SameSite=Lax; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
     );
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/session/rotate",
-            Some(SESSIONS_KEY),
-            &[("sesame-cookie", &cookie)],
-            None,
-        )
+        .post("/v1/session/rotate")
+        .key(SESSIONS_KEY)
+        .cookie(&cookie)
         .await;
     assert_eq!((st, b["code"].as_str()), (401, Some("logged_out")));
     assert!(
@@ -752,13 +566,9 @@ async fn the_configured_cookie_policy_reaches_every_answer() {
             .starts_with("sesame=; Path=/app;")
     );
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/sessions",
-            Some(SESSIONS_KEY),
-            &[],
-            Some(json!({})),
-        )
+        .post("/v1/sessions")
+        .key(SESSIONS_KEY)
+        .json(json!({}))
         .await;
     assert_eq!(st, 201);
     assert_eq!(
@@ -776,13 +586,9 @@ async fn inspect_decode_and_cleanup() {
     let s = server().await;
     let (token, cookie, id) = s.create(Some("gina")).await;
     let (st, b) = s
-        .call(
-            "GET",
-            "/v1/session/inspect",
-            Some(ADMIN_KEY),
-            &[("sesame-token", &token)],
-            None,
-        )
+        .get("/v1/session/inspect")
+        .key(ADMIN_KEY)
+        .token(&token)
         .await;
     assert_eq!(st, 200);
     assert_eq!(
@@ -791,40 +597,21 @@ async fn inspect_decode_and_cleanup() {
     );
     assert_eq!(b["idle_seconds_left"], 1800);
     assert_eq!(b["user"], "gina");
-    let (st, b) = s
-        .call(
-            "GET",
-            &format!("/v1/sessions/{id}"),
-            Some(ADMIN_KEY),
-            &[],
-            None,
-        )
-        .await;
+    let (st, b) = s.get(format!("/v1/sessions/{id}")).key(ADMIN_KEY).await;
     assert_eq!((st, b["data"]["n"].as_i64()), (200, Some(0)));
-    let (st, b) = s
-        .call("GET", "/v1/sessions/nothex", Some(ADMIN_KEY), &[], None)
-        .await;
+    let (st, b) = s.get("/v1/sessions/nothex").key(ADMIN_KEY).await;
     assert_eq!((st, b["code"].as_str()), (400, Some("invalid_session_id")));
     let unknown = "0".repeat(64);
     let (st, b) = s
-        .call(
-            "GET",
-            &format!("/v1/sessions/{unknown}"),
-            Some(ADMIN_KEY),
-            &[],
-            None,
-        )
+        .get(format!("/v1/sessions/{unknown}"))
+        .key(ADMIN_KEY)
         .await;
     assert_eq!((st, b["exists"].as_bool()), (200, Some(false)));
     // Cookie decoding never shows the token.
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/cookies/decode",
-            Some(ADMIN_KEY),
-            &[],
-            Some(json!({"cookie": cookie})),
-        )
+        .post("/v1/cookies/decode")
+        .key(ADMIN_KEY)
+        .json(json!({"cookie": cookie}))
         .await;
     assert_eq!(st, 200);
     assert_eq!(
@@ -833,48 +620,27 @@ async fn inspect_decode_and_cleanup() {
     );
     assert!(!b.to_string().contains(&token));
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/cookies/decode",
-            Some(ADMIN_KEY),
-            &[],
-            Some(json!({"cookie": "zzz"})),
-        )
+        .post("/v1/cookies/decode")
+        .key(ADMIN_KEY)
+        .json(json!({"cookie": "zzz"}))
         .await;
     assert_eq!(
         (st, b["valid"].as_bool(), b["reason"].as_str()),
         (200, Some(false), Some("malformed"))
     );
     let (st, _) = s
-        .call(
-            "POST",
-            "/v1/cookies/decode",
-            Some(ADMIN_KEY),
-            &[],
-            Some(json!({})),
-        )
+        .post("/v1/cookies/decode")
+        .key(ADMIN_KEY)
+        .json(json!({}))
         .await;
     assert_eq!(st, 400);
     // Revoke by id, then inspect shows the reason.
     let (st, b) = s
-        .call(
-            "POST",
-            &format!("/v1/sessions/{id}/revoke"),
-            Some(ADMIN_KEY),
-            &[],
-            None,
-        )
+        .post(format!("/v1/sessions/{id}/revoke"))
+        .key(ADMIN_KEY)
         .await;
     assert_eq!((st, b["ended"].as_bool()), (200, Some(true)));
-    let (_, b) = s
-        .call(
-            "GET",
-            &format!("/v1/sessions/{id}"),
-            Some(ADMIN_KEY),
-            &[],
-            None,
-        )
-        .await;
+    let (_, b) = s.get(format!("/v1/sessions/{id}")).key(ADMIN_KEY).await;
     assert_eq!(
         (b["live"].as_bool(), b["end_reason"].as_str()),
         (Some(false), Some("revoked"))
@@ -883,12 +649,10 @@ async fn inspect_decode_and_cleanup() {
     s.create(None).await;
     s.create(None).await;
     s.clock.advance(Duration::from_secs(3600));
-    let (st, b) = s
-        .call("POST", "/v1/cleanup", Some(ADMIN_KEY), &[], None)
-        .await;
+    let (st, b) = s.post("/v1/cleanup").key(ADMIN_KEY).await;
     assert_eq!(st, 200);
     assert_eq!(b["expired"], 2);
-    let (_, metrics) = s.call("GET", "/metrics", None, &[], None).await;
+    let (_, metrics) = s.get("/metrics").await;
     let metrics = metrics.as_str().unwrap();
     assert!(metrics.contains("sesame_cleanup_runs_total 1"), "{metrics}");
     assert!(
@@ -901,16 +665,16 @@ async fn inspect_decode_and_cleanup() {
 #[tokio::test]
 async fn operations_endpoints_and_generic_errors() {
     let s = server().await;
-    let (st, b) = s.call("GET", "/healthz", None, &[], None).await;
+    let (st, b) = s.get("/healthz").await;
     assert_eq!((st, b["status"].as_str()), (200, Some("ok")));
-    let (st, b) = s.call("GET", "/readyz", None, &[], None).await;
+    let (st, b) = s.get("/readyz").await;
     assert_eq!((st, b["store"].as_str()), (200, Some("memory")));
-    let (st, doc) = s.call("GET", "/openapi.json", None, &[], None).await;
+    let (st, doc) = s.get("/openapi.json").await;
     assert_eq!((st, &doc), (200, &s.doc));
     let (token, _, _) = s.create(Some("hank")).await;
     s.validate(&token).await;
     s.validate("bad").await;
-    let (st, m) = s.call("GET", "/metrics", None, &[], None).await;
+    let (st, m) = s.get("/metrics").await;
     assert_eq!(st, 200);
     let m = m.as_str().unwrap();
     for name in [
@@ -925,16 +689,12 @@ async fn operations_endpoints_and_generic_errors() {
     ] {
         assert!(m.contains(name), "metrics lack {name}:\n{m}");
     }
-    let (st, b) = s.call("GET", "/nowhere", None, &[], None).await;
+    let (st, b) = s.get("/nowhere").await;
     assert_eq!((st, b["code"].as_str()), (404, Some("not_found")));
-    let (st, b) = s
-        .call("PUT", "/v1/sessions", Some(ADMIN_KEY), &[], None)
-        .await;
+    let (st, b) = s.request("PUT", "/v1/sessions").key(ADMIN_KEY).await;
     assert_eq!((st, b["code"].as_str()), (405, Some("method_not_allowed")));
     let big = "x".repeat(20_000);
-    let (st, b) = s
-        .call("GET", "/healthz", None, &[("x-padding", &big)], None)
-        .await;
+    let (st, b) = s.get("/healthz").header("x-padding", &big).await;
     assert_eq!((st, b["code"].as_str()), (431, Some("headers_too_large")));
     s.shutdown().await;
 }
@@ -954,7 +714,7 @@ async fn requests_found_by_api_fuzzing_get_typed_answers() {
         ("GET", "/v1/sessions/%FF", "invalid_session_id"),
         ("POST", "/v1/sessions/%C3%28/revoke", "invalid_session_id"),
     ] {
-        let (st, b) = s.call(method, path, Some(ADMIN_KEY), &[], None).await;
+        let (st, b) = s.request(method, path).key(ADMIN_KEY).await;
         assert_eq!(
             (st, b["code"].as_str()),
             (400, Some(code)),
@@ -994,7 +754,12 @@ async fn requests_found_by_api_fuzzing_get_typed_answers() {
             json!([{}, [], null]),
         ),
     ] {
-        let (st, b) = s.call(method, path, Some(key), headers, Some(body)).await;
+        let (st, b) = s
+            .request(method, path)
+            .key(key)
+            .headers(headers)
+            .json(body)
+            .await;
         assert_eq!(
             (st, b["code"].as_str()),
             (400, Some("invalid_json")),
@@ -1002,13 +767,9 @@ async fn requests_found_by_api_fuzzing_get_typed_answers() {
         );
     }
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/users/fuzz/revoke",
-            Some(ADMIN_KEY),
-            &[],
-            Some(json!({"except_token": "not-a-token"})),
-        )
+        .post("/v1/users/fuzz/revoke")
+        .key(ADMIN_KEY)
+        .json(json!({"except_token": "not-a-token"}))
         .await;
     assert_eq!((st, b["code"].as_str()), (400, Some("invalid_request")));
     // None of that ended the session.
@@ -1017,24 +778,18 @@ async fn requests_found_by_api_fuzzing_get_typed_answers() {
     // `integer` in the document is JSON Schema's: 2.0 is one, 2.5 is not.
     let inc = |by: Value| json!({"key": "n", "by": by});
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/session/increment",
-            Some(SESSIONS_KEY),
-            &h,
-            Some(inc(json!(2.0))),
-        )
+        .post("/v1/session/increment")
+        .key(SESSIONS_KEY)
+        .token(&token)
+        .json(inc(json!(2.0)))
         .await;
     assert_eq!((st, b["value"].as_i64()), (200, Some(2)), "{b}");
     for by in [json!(2.5), json!(9.3e18), json!(-1e19)] {
         let (st, b) = s
-            .call(
-                "POST",
-                "/v1/session/increment",
-                Some(SESSIONS_KEY),
-                &h,
-                Some(inc(by.clone())),
-            )
+            .post("/v1/session/increment")
+            .key(SESSIONS_KEY)
+            .token(&token)
+            .json(inc(by.clone()))
             .await;
         assert_eq!(
             (st, b["code"].as_str()),
@@ -1042,29 +797,21 @@ async fn requests_found_by_api_fuzzing_get_typed_answers() {
             "by {by}"
         );
     }
-    let (_, b) = s
-        .call("GET", "/v1/session", Some(SESSIONS_KEY), &h, None)
-        .await;
+    let (_, b) = s.get("/v1/session").key(SESSIONS_KEY).token(&token).await;
     let version = b["version"].as_u64().unwrap();
     let (st, b) = s
-        .call(
-            "PATCH",
-            "/v1/session",
-            Some(SESSIONS_KEY),
-            &h,
-            Some(json!({"set": {"a": 1}, "expected_version": version as f64})),
-        )
+        .patch("/v1/session")
+        .key(SESSIONS_KEY)
+        .token(&token)
+        .json(json!({"set": {"a": 1}, "expected_version": version as f64}))
         .await;
     assert_eq!((st, b["version"].as_u64()), (200, Some(version + 1)), "{b}");
     for expected in [json!(-1), json!(0.5)] {
         let (st, b) = s
-            .call(
-                "PATCH",
-                "/v1/session",
-                Some(SESSIONS_KEY),
-                &h,
-                Some(json!({"expected_version": expected})),
-            )
+            .patch("/v1/session")
+            .key(SESSIONS_KEY)
+            .token(&token)
+            .json(json!({"expected_version": expected}))
             .await;
         assert_eq!(
             (st, b["code"].as_str()),
@@ -1076,23 +823,15 @@ async fn requests_found_by_api_fuzzing_get_typed_answers() {
     // `device.ip` may be null (unknown), as the document says; "" is no address.
     let create = |device: Value| json!({"device": device});
     let (st, _) = s
-        .call(
-            "POST",
-            "/v1/sessions",
-            Some(SESSIONS_KEY),
-            &[],
-            Some(create(json!({"ip": null, "user_agent": null}))),
-        )
+        .post("/v1/sessions")
+        .key(SESSIONS_KEY)
+        .json(create(json!({"ip": null, "user_agent": null})))
         .await;
     assert_eq!(st, 201);
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/sessions",
-            Some(SESSIONS_KEY),
-            &[],
-            Some(create(json!({"ip": ""}))),
-        )
+        .post("/v1/sessions")
+        .key(SESSIONS_KEY)
+        .json(create(json!({"ip": ""})))
         .await;
     assert_eq!((st, b["code"].as_str()), (400, Some("invalid_json")));
     s.shutdown().await;
@@ -1106,13 +845,9 @@ async fn reject_new_answers_limit_reached() {
     let s = TestServer::start(config).await;
     s.create(Some("ivy")).await;
     let (st, b) = s
-        .call(
-            "POST",
-            "/v1/sessions",
-            Some(SESSIONS_KEY),
-            &[],
-            Some(json!({"user": "ivy"})),
-        )
+        .post("/v1/sessions")
+        .key(SESSIONS_KEY)
+        .json(json!({"user": "ivy"}))
         .await;
     assert_eq!((st, b["code"].as_str()), (409, Some("limit_reached")));
     s.shutdown().await;
@@ -1334,24 +1069,23 @@ async fn a_dead_store_is_a_503_with_retry_after_and_readyz_says_so() {
     assert_eq!(s.validate(&token).await.0, 200);
     redis.kill().unwrap();
     redis.wait().unwrap();
-    let resp = s
-        .http
-        .post(format!("{}/v1/session/validate", s.base))
-        .bearer_auth(VALIDATE_KEY)
-        .header("sesame-token", &token)
+    let reply = s
+        .post("/v1/session/validate")
+        .key(VALIDATE_KEY)
+        .token(&token)
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 503);
-    assert_eq!(resp.headers()["retry-after"], "1");
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.header("retry-after"), Some("1"));
     let (st, b) = s.validate(&token).await;
     assert_eq!((st, b["code"].as_str()), (503, Some("store_unavailable")));
     assert!(!b.to_string().contains("refused"), "no internals: {b}");
-    let (st, b) = s.call("GET", "/readyz", None, &[], None).await;
+    let (st, b) = s.get("/readyz").await;
     assert_eq!((st, b["code"].as_str()), (503, Some("store_unavailable")));
-    let (st, _) = s.call("GET", "/healthz", None, &[], None).await;
+    let (st, _) = s.get("/healthz").await;
     assert_eq!(st, 200);
-    let (_, m) = s.call("GET", "/metrics", None, &[], None).await;
+    let (_, m) = s.get("/metrics").await;
     assert!(!m.as_str().unwrap().contains("sesame_store_errors_total 0"));
     s.shutdown().await;
 }
@@ -1391,13 +1125,9 @@ async fn a_token_in_the_url_is_never_accepted() {
         format!("cookie={cookie}"),
     ] {
         let (st, b) = s
-            .call(
-                "POST",
-                &format!("/v1/session/validate?{query}"),
-                Some(VALIDATE_KEY),
-                &[],
-                Some(json!({"device": {"user_agent": UA}})),
-            )
+            .post(format!("/v1/session/validate?{query}"))
+            .key(VALIDATE_KEY)
+            .json(json!({"device": {"user_agent": UA}}))
             .await;
         assert_eq!((st, b["code"].as_str()), (401, Some("invalid")), "{query}");
     }
@@ -1451,6 +1181,6 @@ async fn a_client_that_sends_headers_too_slowly_is_cut_off() {
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
     assert!(started.elapsed() >= Duration::from_millis(150));
     // The server goes on serving others.
-    let (st, _) = s.call("GET", "/healthz", None, &[], None).await;
+    let (st, _) = s.get("/healthz").await;
     assert_eq!(st, 200);
 }

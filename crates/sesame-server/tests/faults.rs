@@ -38,31 +38,6 @@ use serde_json::{Value, json};
 
 // ---------------------------------------------------------------- helpers
 
-/// A request, with its `Retry-After` header (which `TestServer::call` drops).
-async fn with_retry_after(
-    base: &str,
-    method: &str,
-    path: &str,
-    key: &str,
-    token: Option<&str>,
-    body: Value,
-) -> (u16, Option<String>, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method.parse().unwrap(), format!("{base}{path}"))
-        .bearer_auth(key)
-        .json(&body);
-    if let Some(t) = token {
-        req = req.header("sesame-token", t);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let retry = resp
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, retry, resp.json().await.unwrap_or(Value::Null))
-}
-
 fn code(body: &Value) -> Option<&str> {
     body["code"].as_str()
 }
@@ -70,7 +45,7 @@ fn code(body: &Value) -> Option<&str> {
 /// `GET /healthz`, timed.
 async fn health(c: &TestServer) -> (u16, Duration) {
     let started = Instant::now();
-    let (st, _) = c.call("GET", "/healthz", None, &[], None).await;
+    let (st, _) = c.get("/healthz").await;
     (st, started.elapsed())
 }
 
@@ -78,7 +53,7 @@ async fn health(c: &TestServer) -> (u16, Duration) {
 async fn until_ready(c: &TestServer, limit: Duration) -> Duration {
     let started = Instant::now();
     loop {
-        let (st, b) = c.call("GET", "/readyz", None, &[], None).await;
+        let (st, b) = c.get("/readyz").await;
         if st == 200 {
             return started.elapsed();
         }
@@ -120,13 +95,9 @@ async fn integrity_check(db: &Path) -> String {
 /// Creates a session for `user` with `data`; its token.
 async fn create_with(c: &TestServer, user: &str, data: Value) -> String {
     let (st, b) = c
-        .call(
-            "POST",
-            "/v1/sessions",
-            Some(SESSIONS_KEY),
-            &[],
-            Some(json!({"user": user, "data": data, "device": {"user_agent": UA}})),
-        )
+        .post("/v1/sessions")
+        .key(SESSIONS_KEY)
+        .json(json!({"user": user, "data": data, "device": {"user_agent": UA}}))
         .await;
     assert_eq!(st, 201, "{b}");
     b["token"].as_str().unwrap().to_owned()
@@ -161,7 +132,7 @@ async fn store_down_at_start_up_serves_503_then_recovers_without_a_restart() {
     let (st, took) = health(&c).await;
     assert_eq!(st, 200);
     assert!(took < Duration::from_millis(200), "{took:?}");
-    let (st, b) = c.call("GET", "/readyz", None, &[], None).await;
+    let (st, b) = c.get("/readyz").await;
     assert_eq!((st, code(&b)), (503, Some("store_unavailable")), "{b}");
     let message = b["message"].as_str().unwrap();
     assert!(
@@ -173,25 +144,20 @@ async fn store_down_at_start_up_serves_503_then_recovers_without_a_restart() {
         "no internals: {message}"
     );
 
-    let (st, retry, b) = with_retry_after(
-        &server.base,
-        "POST",
-        "/v1/sessions",
-        SESSIONS_KEY,
-        None,
-        json!({"user": "ann"}),
-    )
-    .await;
-    assert_eq!((st, retry.as_deref()), (503, Some("1")), "{b}");
-    assert_eq!(code(&b), Some("store_unavailable"));
+    let r = c
+        .post("/v1/sessions")
+        .key(SESSIONS_KEY)
+        .json(json!({"user": "ann"}))
+        .send()
+        .await
+        .unwrap();
+    let (st, retry, b) = (r.status, r.header("retry-after"), &r.body);
+    assert_eq!((st, retry), (503, Some("1")), "{b}");
+    assert_eq!(code(b), Some("store_unavailable"));
     let (st, b) = c
-        .call(
-            "POST",
-            "/v1/sessions",
-            Some(SESSIONS_KEY),
-            &[],
-            Some(json!({"user": "ann"})),
-        )
+        .post("/v1/sessions")
+        .key(SESSIONS_KEY)
+        .json(json!({"user": "ann"}))
         .await;
     assert_eq!((st, code(&b)), (503, Some("store_unavailable")));
     let unknown = sesame::SessionToken::generate().unwrap();
@@ -217,7 +183,7 @@ async fn store_down_at_start_up_serves_503_then_recovers_without_a_restart() {
     let _redis = RedisServer::ephemeral(port, dir.path());
     let recovery = until_ready(&c, Duration::from_secs(10)).await;
     assert!(recovery < Duration::from_secs(5), "{recovery:?}");
-    let (_, b) = c.call("GET", "/readyz", None, &[], None).await;
+    let (_, b) = c.get("/readyz").await;
     assert_eq!(b["store"], "redis");
     let (token, _, id) = c.create(Some("ann")).await;
     let (st, b) = c.validate(&token).await;
@@ -301,13 +267,9 @@ async fn redis_lost_mid_load_fails_fast_and_comes_back_with_every_kept_session()
                     let started = Instant::now();
                     let (st, b, created) = if n.is_multiple_of(3) {
                         let (st, b) = c
-                            .call(
-                                "POST",
-                                "/v1/sessions",
-                                Some(SESSIONS_KEY),
-                                &[],
-                                Some(json!({"user": "kim", "data": {"w": w, "n": n}})),
-                            )
+                            .post("/v1/sessions")
+                            .key(SESSIONS_KEY)
+                            .json(json!({"user": "kim", "data": {"w": w, "n": n}}))
                             .await;
                         (st, b, true)
                     } else {
@@ -346,7 +308,7 @@ async fn redis_lost_mid_load_fails_fast_and_comes_back_with_every_kept_session()
     let (st, took) = health(&c).await;
     assert!(st == 200 && took < Duration::from_millis(200), "{took:?}");
     let started = Instant::now();
-    let (st, b) = c.call("GET", "/readyz", None, &[], None).await;
+    let (st, b) = c.get("/readyz").await;
     assert_eq!((st, code(&b)), (503, Some("store_unavailable")));
     assert!(started.elapsed() < Duration::from_secs(1));
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -422,9 +384,7 @@ async fn sqlite_on_a_full_disk_answers_store_full_and_loses_nothing() {
     for i in 5..2000u64 {
         let body = json!({"user": format!("u{}", i % 7), "data": {"i": i, "pad": pad},
                           "device": {"user_agent": UA}});
-        let (st, b) = c
-            .call("POST", "/v1/sessions", Some(SESSIONS_KEY), &[], Some(body))
-            .await;
+        let (st, b) = c.post("/v1/sessions").key(SESSIONS_KEY).json(body).await;
         match (st, code(&b)) {
             (201, _) => acked.push((b["token"].as_str().unwrap().to_owned(), i)),
             (503, Some("store_full")) => {
@@ -440,29 +400,22 @@ async fn sqlite_on_a_full_disk_answers_store_full_and_loses_nothing() {
     // Still full: writes keep failing the same way, fast; reads work.
     for _ in 0..3 {
         let started = Instant::now();
-        let (st, retry, b) = with_retry_after(
-            &server.base,
-            "POST",
-            "/v1/sessions",
-            SESSIONS_KEY,
-            None,
-            json!({"data": {"pad": pad}}),
-        )
-        .await;
-        assert_eq!(
-            (st, retry.as_deref(), code(&b)),
-            (503, Some("1"), Some("store_full"))
-        );
+        let r = c
+            .post("/v1/sessions")
+            .key(SESSIONS_KEY)
+            .json(json!({"data": {"pad": pad}}))
+            .send()
+            .await
+            .unwrap();
+        let (st, retry, b) = (r.status, r.header("retry-after"), &r.body);
+        assert_eq!((st, retry, code(b)), (503, Some("1"), Some("store_full")));
         assert!(started.elapsed() < Duration::from_secs(1));
     }
     let (st, b) = c
-        .call(
-            "PATCH",
-            "/v1/session",
-            Some(SESSIONS_KEY),
-            &[("sesame-token", &acked[0].0)],
-            Some(json!({"set": {"pad": pad}})),
-        )
+        .patch("/v1/session")
+        .key(SESSIONS_KEY)
+        .token(&acked[0].0)
+        .json(json!({"set": {"pad": pad}}))
         .await;
     assert!(
         st == 200 || (st, code(&b)) == (503, Some("store_full")),
@@ -510,28 +463,19 @@ async fn reads_work_writes_refused(config: &Path, log_name: &str, tokens: &[Stri
     for (i, token) in tokens.iter().enumerate() {
         let (st, b) = c.validate(token).await;
         assert_eq!((st, &b["session"]["data"]["i"]), (200, &json!(i)), "{b}");
-        let (st, b) = c
-            .call(
-                "GET",
-                "/v1/session",
-                Some(SESSIONS_KEY),
-                &[("sesame-token", token)],
-                None,
-            )
-            .await;
+        let (st, b) = c.get("/v1/session").key(SESSIONS_KEY).token(token).await;
         assert_eq!((st, &b["data"]["seen"]), (200, &json!(true)), "{b}");
     }
-    let (st, retry, b) = with_retry_after(
-        &server.base,
-        "POST",
-        "/v1/sessions",
-        SESSIONS_KEY,
-        None,
-        json!({"user": "bob"}),
-    )
-    .await;
+    let r = c
+        .post("/v1/sessions")
+        .key(SESSIONS_KEY)
+        .json(json!({"user": "bob"}))
+        .send()
+        .await
+        .unwrap();
+    let (st, retry, b) = (r.status, r.header("retry-after"), &r.body);
     assert_eq!(
-        (st, retry.as_deref(), code(&b)),
+        (st, retry, code(b)),
         (503, Some("1"), Some("store_unavailable")),
         "{b}"
     );
@@ -547,13 +491,10 @@ async fn reads_work_writes_refused(config: &Path, log_name: &str, tokens: &[Stri
     for (method, path, body) in writes {
         let started = Instant::now();
         let (st, b) = c
-            .call(
-                method,
-                path,
-                Some(SESSIONS_KEY),
-                &[("sesame-token", &tokens[0])],
-                body,
-            )
+            .request(method, path)
+            .key(SESSIONS_KEY)
+            .token(&tokens[0])
+            .maybe_json(body)
             .await;
         assert_eq!((st, code(&b)), (503, Some("store_unavailable")), "{b}");
         assert!(started.elapsed() < Duration::from_secs(2));
@@ -596,13 +537,10 @@ async fn sqlite_on_a_read_only_disk_serves_reads_and_corrupts_nothing() {
     for i in 0..10 {
         let token = create_with(&c, "ann", json!({"i": i})).await;
         let (st, _) = c
-            .call(
-                "PATCH",
-                "/v1/session",
-                Some(SESSIONS_KEY),
-                &[("sesame-token", &token)],
-                Some(json!({"set": {"seen": true}})),
-            )
+            .patch("/v1/session")
+            .key(SESSIONS_KEY)
+            .token(&token)
+            .json(json!({"set": {"seen": true}}))
             .await;
         assert_eq!(st, 200);
         tokens.push(token);
@@ -680,17 +618,16 @@ async fn change_until_killed(c: Arc<TestServer>, user: String) -> (Vec<Tracked>,
     let mut ledger = Vec::new();
     loop {
         let created = c
-            .try_call(
-                "POST",
-                "/v1/sessions",
-                Some(SESSIONS_KEY),
-                &[],
-                Some(json!({"user": user})),
-            )
+            .post("/v1/sessions")
+            .key(SESSIONS_KEY)
+            .json(json!({"user": user}))
+            .send()
             .await;
         let token = match created {
-            Ok((201, b)) => b["token"].as_str().unwrap().to_owned(),
-            Ok((st, b)) => return (ledger, Some(format!("create {st} {b}"))),
+            Ok(Reply {
+                status: 201, body, ..
+            }) => body["token"].as_str().unwrap().to_owned(),
+            Ok(r) => return (ledger, Some(format!("create {} {}", r.status, r.body))),
             Err(_) => return (ledger, None), // the server is gone
         };
         ledger.push(Tracked {
@@ -718,18 +655,18 @@ async fn change_until_killed(c: Arc<TestServer>, user: String) -> (Vec<Tracked>,
             };
             ledger[t].in_flight = Some(op);
             let answer = c
-                .try_call(
-                    method,
-                    path,
-                    Some(SESSIONS_KEY),
-                    &[("sesame-token", &token)],
-                    Some(body),
-                )
+                .request(method, path)
+                .key(SESSIONS_KEY)
+                .token(&token)
+                .json(body)
+                .send()
                 .await;
             let tracked = &mut ledger[t];
             let b = match answer {
-                Ok((200, b)) => b,
-                Ok((st, b)) => return (ledger, Some(format!("{method} {st} {b}"))),
+                Ok(Reply {
+                    status: 200, body, ..
+                }) => body,
+                Ok(r) => return (ledger, Some(format!("{method} {} {}", r.status, r.body))),
                 Err(_) => return (ledger, None),
             };
             tracked.in_flight = None;
@@ -796,15 +733,7 @@ async fn kill_9_under_load_on_sqlite_loses_no_acknowledged_write() {
     let c = TestServer::at(server.base.clone());
     let mut applied_in_flight = 0;
     for t in &ledger {
-        let (st, b) = c
-            .call(
-                "GET",
-                "/v1/session",
-                Some(SESSIONS_KEY),
-                &[("sesame-token", &t.token)],
-                None,
-            )
-            .await;
+        let (st, b) = c.get("/v1/session").key(SESSIONS_KEY).token(&t.token).await;
         assert_eq!(st, 200, "an acknowledged create was lost: {b}");
         let hits = b["data"]["hits"].as_i64().unwrap_or(0);
         let version = b["version"].as_u64().unwrap();
@@ -890,7 +819,7 @@ async fn slow_store_times_out_fast_while_health_checks_answer() {
     }
     assert!(slowest_stuck < Duration::from_secs(1), "{slowest_stuck:?}");
     let started = Instant::now();
-    let (st, b) = c.call("GET", "/readyz", None, &[], None).await;
+    let (st, b) = c.get("/readyz").await;
     assert_eq!((st, code(&b)), (503, Some("store_unavailable")));
     assert!(started.elapsed() < Duration::from_secs(1));
 

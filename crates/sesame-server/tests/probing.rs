@@ -29,15 +29,12 @@ async fn validate_via(
     header: &str,
     value: &str,
 ) -> (u16, Value) {
-    s.call_via(
-        http,
-        "POST",
-        "/v1/session/validate",
-        Some(VALIDATE_KEY),
-        &[(header, value)],
-        Some(json!({"device": {"user_agent": UA}})),
-    )
-    .await
+    s.post("/v1/session/validate")
+        .via(http)
+        .key(VALIDATE_KEY)
+        .header(header, value)
+        .json(json!({"device": {"user_agent": UA}}))
+        .await
 }
 
 fn metric(text: &str, name: &str) -> u64 {
@@ -72,14 +69,9 @@ async fn many_invalid_tokens_from_one_address_get_429_and_others_keep_working() 
     // Requests without any credential are not counted.
     for _ in 0..10 {
         let (st, b) = s
-            .call_via(
-                &attacker,
-                "POST",
-                "/v1/session/validate",
-                Some(VALIDATE_KEY),
-                &[],
-                None,
-            )
+            .post("/v1/session/validate")
+            .via(&attacker)
+            .key(VALIDATE_KEY)
             .await;
         assert_eq!((st, b["code"].as_str()), (401, Some("invalid")));
     }
@@ -94,26 +86,23 @@ async fn many_invalid_tokens_from_one_address_get_429_and_others_keep_working() 
     // Even a valid token is refused from the blocked address...
     let (st, _) = validate_via(&s, &attacker, "sesame-token", &token).await;
     assert_eq!(st, 429);
-    let resp = attacker
-        .post(format!("{}/v1/session/validate", s.base))
-        .bearer_auth(VALIDATE_KEY)
-        .header("sesame-cookie", &cookie)
-        .json(&json!({"device": {"user_agent": UA}}))
+    let reply = s
+        .post("/v1/session/validate")
+        .via(&attacker)
+        .key(VALIDATE_KEY)
+        .cookie(&cookie)
+        .json(json!({"device": {"user_agent": UA}}))
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status().as_u16(), 429);
-    assert_eq!(resp.headers()["retry-after"], "120");
+    assert_eq!(reply.status, 429);
+    assert_eq!(reply.header("retry-after"), Some("120"));
     // ...but the blocked address can still create sessions (no credential).
     let (st, _) = s
-        .call_via(
-            &attacker,
-            "POST",
-            "/v1/sessions",
-            Some(SESSIONS_KEY),
-            &[],
-            Some(json!({"user": "mallory"})),
-        )
+        .post("/v1/sessions")
+        .via(&attacker)
+        .key(SESSIONS_KEY)
+        .json(json!({"user": "mallory"}))
         .await;
     assert_eq!(st, 201);
 
@@ -126,7 +115,7 @@ async fn many_invalid_tokens_from_one_address_get_429_and_others_keep_working() 
     let (st, b) = s.validate(unknown.expose()).await;
     assert_eq!((st, b["code"].as_str()), (401, Some("invalid")));
 
-    let (_, text) = s.call("GET", "/metrics", None, &[], None).await;
+    let (_, text) = s.get("/metrics").await;
     let text = text.as_str().unwrap();
     // Six from the attacker before the block, one from the other client.
     assert_eq!(metric(text, "sesame_invalid_tokens_total"), 7);
@@ -152,7 +141,7 @@ async fn the_guard_can_be_turned_off() {
         let (st, _) = validate_via(&s, &attacker, "sesame-token", "not-a-token").await;
         assert_eq!(st, 401);
     }
-    let (_, text) = s.call("GET", "/metrics", None, &[], None).await;
+    let (_, text) = s.get("/metrics").await;
     let text = text.as_str().unwrap();
     assert_eq!(metric(text, "sesame_invalid_tokens_total"), 30);
     assert_eq!(metric(text, "sesame_invalid_token_blocks_total"), 0);

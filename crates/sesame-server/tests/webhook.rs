@@ -79,14 +79,10 @@ async fn events_arrive_signed_and_failures_are_retried() {
     config.webhook = Some(hook(url));
     let s = TestServer::start(config).await;
     let (token, _, id) = s.create(Some("alice")).await;
-    s.call(
-        "DELETE",
-        "/v1/session",
-        Some(SESSIONS_KEY),
-        &[("sesame-token", &token)],
-        None,
-    )
-    .await;
+    s.delete("/v1/session")
+        .key(SESSIONS_KEY)
+        .token(&token)
+        .await;
     wait_for(&seen, 2).await;
     let events = seen.lock().clone();
     let kinds: Vec<_> = events
@@ -118,7 +114,7 @@ async fn events_arrive_signed_and_failures_are_retried() {
         );
         assert!(!body.to_string().contains(&token));
     }
-    let (_, m) = s.call("GET", "/metrics", None, &[], None).await;
+    let (_, m) = s.get("/metrics").await;
     assert!(
         m.as_str()
             .unwrap()
@@ -145,7 +141,7 @@ async fn a_dead_receiver_never_blocks_requests() {
     assert!(start.elapsed() < Duration::from_secs(2));
     let deadline = Instant::now();
     loop {
-        let (_, m) = s.call("GET", "/metrics", None, &[], None).await;
+        let (_, m) = s.get("/metrics").await;
         if m.as_str()
             .unwrap()
             .contains("sesame_webhook_failed_total 20")

@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end tests: a server on 127.0.0.1:0 with a
-//! movable clock, API keys of every scope, and a client that checks every
-//! response against the OpenAPI document. The submodules start what the
+//! movable clock, API keys of every scope, and a request builder
+//! ([`request`]: `s.post("/v1/sessions").key(..).json(..).await`) that checks
+//! every response against the OpenAPI document. The submodules start what the
 //! fault tests break: the `sesame` binary ([`process`]), a private
 //! `redis-server` ([`redis_server`]), a TCP proxy that can stall
 //! ([`proxy`]), and small or read-only file systems ([`mounts`]).
@@ -10,11 +11,14 @@ pub mod mounts;
 pub mod process;
 pub mod proxy;
 pub mod redis_server;
+pub mod request;
 pub mod restart;
+
+#[allow(unused_imports)] // each test file uses what it needs
+pub use request::{Call, Reply};
 
 use std::sync::Arc;
 
-use reqwest::Method;
 use serde_json::{Value, json};
 use sesame::ManualClock;
 use sesame_server::config::{ApiKeyConfig, Config};
@@ -90,7 +94,9 @@ impl TestServer {
         self.running.as_ref().unwrap()
     }
 
-    /// Sends a request and checks the answer against the OpenAPI document.
+    /// The old form of a request, kept only while branches started before
+    /// the builder move over: write `s.post(path).key(..).token(..).json(..)`
+    /// ([`request`]). Removed once nothing calls it.
     pub async fn call(
         &self,
         method: &str,
@@ -99,78 +105,15 @@ impl TestServer {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> (u16, Value) {
-        self.call_via(&self.http, method, path, key, headers, body)
+        self.request(method, path)
+            .maybe_key(key)
+            .headers(headers)
+            .maybe_json(body)
             .await
     }
 
-    /// [`Self::call`] through another client (e.g. one bound to another
-    /// loopback address).
-    pub async fn call_via(
-        &self,
-        http: &reqwest::Client,
-        method: &str,
-        path: &str,
-        key: Option<&str>,
-        headers: &[(&str, &str)],
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        self.try_call_via(http, method, path, key, headers, body)
-            .await
-            .expect("request sent")
-    }
-
-    /// [`Self::call`] that returns a transport error (the server died)
-    /// instead of panicking.
-    pub async fn try_call(
-        &self,
-        method: &str,
-        path: &str,
-        key: Option<&str>,
-        headers: &[(&str, &str)],
-        body: Option<Value>,
-    ) -> Result<(u16, Value), reqwest::Error> {
-        self.try_call_via(&self.http, method, path, key, headers, body)
-            .await
-    }
-
-    async fn try_call_via(
-        &self,
-        http: &reqwest::Client,
-        method: &str,
-        path: &str,
-        key: Option<&str>,
-        headers: &[(&str, &str)],
-        body: Option<Value>,
-    ) -> Result<(u16, Value), reqwest::Error> {
-        let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-        let mut req = http.request(m, format!("{}{}", self.base, path));
-        if let Some(k) = key {
-            req = req.header("authorization", format!("Bearer {k}"));
-        }
-        for (h, v) in headers {
-            req = req.header(*h, *v);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await?;
-        let status = resp.status().as_u16();
-        let ctype = resp
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        let text = resp.text().await?;
-        let value: Value = if ctype.starts_with("application/json") {
-            serde_json::from_str(&text).expect("JSON body")
-        } else {
-            Value::String(text)
-        };
-        self.check(method, path, status, &value);
-        Ok((status, value))
-    }
-
-    fn check(&self, method: &str, path: &str, status: u16, body: &Value) {
+    /// Checks an answer against the OpenAPI document.
+    pub(crate) fn check(&self, method: &str, path: &str, status: u16, body: &Value) {
         let path = path.split('?').next().unwrap();
         let Some((template, item)) = find_path(&self.doc, path) else {
             // Unknown routes answer the documented error shape.
@@ -203,13 +146,9 @@ impl TestServer {
     /// Creates a session for `user` with the user agent `UA`; returns (token, cookie, id).
     pub async fn create(&self, user: Option<&str>) -> (String, String, String) {
         let (status, body) = self
-            .call(
-                "POST",
-                "/v1/sessions",
-                Some(SESSIONS_KEY),
-                &[],
-                Some(json!({"user": user, "data": {"n": 0}, "device": {"user_agent": UA}})),
-            )
+            .post("/v1/sessions")
+            .key(SESSIONS_KEY)
+            .json(json!({"user": user, "data": {"n": 0}, "device": {"user_agent": UA}}))
             .await;
         assert_eq!(status, 201, "{body}");
         (
@@ -221,14 +160,11 @@ impl TestServer {
 
     /// Validates `token` with the user agent `UA`.
     pub async fn validate(&self, token: &str) -> (u16, Value) {
-        self.call(
-            "POST",
-            "/v1/session/validate",
-            Some(VALIDATE_KEY),
-            &[("sesame-token", token)],
-            Some(json!({"device": {"user_agent": UA}})),
-        )
-        .await
+        self.post("/v1/session/validate")
+            .key(VALIDATE_KEY)
+            .token(token)
+            .json(json!({"device": {"user_agent": UA}}))
+            .await
     }
 
     pub async fn shutdown(mut self) {

@@ -15,36 +15,24 @@ pub async fn restart_keeps_every_session(config: Config, kind: &str) {
         let user = format!("user{}", i % 4);
         let (token, cookie, id) = s.create(Some(&user)).await;
         let (st, _) = s
-            .call(
-                "PATCH",
-                "/v1/session",
-                Some(SESSIONS_KEY),
-                &[("sesame-token", &token)],
-                Some(json!({"set": {"i": i, "name": format!("s{i}")}})),
-            )
+            .patch("/v1/session")
+            .key(SESSIONS_KEY)
+            .token(&token)
+            .json(json!({"set": {"i": i, "name": format!("s{i}")}}))
             .await;
         assert_eq!(st, 200);
         live.push((token, cookie, id, i));
     }
     // End a few, with different reasons.
     let (logged_out, ..) = live.remove(0);
-    s.call(
-        "DELETE",
-        "/v1/session",
-        Some(SESSIONS_KEY),
-        &[("sesame-token", &logged_out)],
-        None,
-    )
-    .await;
+    s.delete("/v1/session")
+        .key(SESSIONS_KEY)
+        .token(&logged_out)
+        .await;
     let (revoked, _, revoked_id, _) = live.remove(0);
-    s.call(
-        "POST",
-        &format!("/v1/sessions/{revoked_id}/revoke"),
-        Some(ADMIN_KEY),
-        &[],
-        None,
-    )
-    .await;
+    s.post(format!("/v1/sessions/{revoked_id}/revoke"))
+        .key(ADMIN_KEY)
+        .await;
     let clock = s.clock.clone();
     s.shutdown().await;
 
@@ -66,13 +54,10 @@ pub async fn restart_keeps_every_session(config: Config, kind: &str) {
         assert_eq!(b["session"]["data"]["i"], *i);
         assert_eq!(b["session"]["version"], 2);
         let (st, _) = s2
-            .call(
-                "POST",
-                "/v1/session/validate",
-                Some(VALIDATE_KEY),
-                &[("sesame-cookie", cookie)],
-                Some(json!({"device": {"user_agent": UA}})),
-            )
+            .post("/v1/session/validate")
+            .key(VALIDATE_KEY)
+            .cookie(cookie)
+            .json(json!({"device": {"user_agent": UA}}))
             .await;
         assert_eq!(st, 200);
     }
@@ -80,17 +65,9 @@ pub async fn restart_keeps_every_session(config: Config, kind: &str) {
     assert_eq!((st, b["code"].as_str()), (401, Some("logged_out")));
     let (st, b) = s2.validate(&revoked).await;
     assert_eq!((st, b["code"].as_str()), (401, Some("revoked")));
-    let (_, b) = s2
-        .call(
-            "GET",
-            "/v1/users/user3/sessions",
-            Some(ADMIN_KEY),
-            &[],
-            None,
-        )
-        .await;
+    let (_, b) = s2.get("/v1/users/user3/sessions").key(ADMIN_KEY).await;
     assert_eq!(b["sessions"].as_array().unwrap().len(), 5);
-    let (st, b) = s2.call("GET", "/readyz", None, &[], None).await;
+    let (st, b) = s2.get("/readyz").await;
     assert_eq!((st, b["store"].as_str()), (200, Some(kind)));
     s2.shutdown().await;
 }
