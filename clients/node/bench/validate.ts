@@ -4,10 +4,10 @@
  * that parses the same JSON answer — both on Node's global fetch, so the
  * same keep-alive connection pool. One `sesame serve` (release build unless
  * SESAME_BIN says otherwise), one session, one interleaved run: each round
- * runs both sides, alternating which goes first.
+ * runs N validates per side in blocks of BLOCK, the sides in turn.
  *
  *   npm run build && SESAME_BIN=../../target/release/sesame node dist/bench/validate.js
- *   ROUNDS=10 N=2000 CONCURRENCY=1,8 ...
+ *   ROUNDS=10 N=2000 BLOCK=100 CONCURRENCY=1,8 ...
  *
  * Reports per side the median wall time per validate, the Node process's
  * CPU time per validate (user + system, so the server's cost is not in it),
@@ -21,6 +21,7 @@ import { REPO, SesameServer } from "../test/helpers/server.js";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 10);
 const N = Number(process.env.N ?? 2000);
+const BLOCK = Number(process.env.BLOCK ?? 100);
 const CONCURRENCY = (process.env.CONCURRENCY ?? "1,8").split(",").map(Number);
 const UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 
@@ -75,6 +76,21 @@ async function main(): Promise<void> {
       if (r.status !== 200) throw new Error(`bare validate: ${r.status}`);
       return r.json();
     };
+    // The bare call with the client's bounded timeout (an AbortController and
+    // a timer): what a timeout costs in Node's fetch, apart from the client.
+    const bareTimeout = async () => {
+      const c = new AbortController();
+      const timer = setTimeout(() => c.abort(), 5000);
+      try {
+        const r = await fetch(url, { method: "POST", headers, signal: c.signal });
+        if (r.status !== 200) throw new Error(`bare validate: ${r.status}`);
+        return await r.json();
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    const ops = { client, bare, bareTimeout } as const;
+    type Side = keyof typeof ops;
     // Warm up both (JIT, connections).
     for (let i = 0; i < 500; i++) {
       await client();
@@ -82,22 +98,39 @@ async function main(): Promise<void> {
     }
     console.log(`sesame serve ${process.env.SESAME_BIN}, memory://; ${ROUNDS} rounds x ${N} validates per side; node ${process.version}`);
     for (const c of CONCURRENCY) {
-      const sides = { client: [] as Sample[], bare: [] as Sample[] };
+      // Fine interleaving: blocks of BLOCK validates, client and bare in
+      // turn (alternating which goes first), so both sides see the same load
+      // on a shared, noisy machine; a round's figure sums its blocks.
+      const names = Object.keys(ops) as Side[];
+      const sides = Object.fromEntries(names.map((n) => [n, [] as Sample[]])) as Record<Side, Sample[]>;
       for (let round = 0; round < ROUNDS; round++) {
-        const order = round % 2 === 0 ? (["client", "bare"] as const) : (["bare", "client"] as const);
-        for (const side of order) sides[side].push(await measure(side === "client" ? client : bare, N, c));
+        const sum = Object.fromEntries(names.map((n) => [n, { wallUs: 0, cpuUs: 0 }])) as Record<Side, Sample>;
+        const blocks = N / BLOCK;
+        for (let block = 0; block < blocks; block++) {
+          // Rotate the order so that no side always runs first.
+          const order = names.map((_, i) => names[(i + block) % names.length]!);
+          for (const side of order) {
+            const m = await measure(ops[side], BLOCK, c);
+            sum[side].wallUs += m.wallUs / blocks;
+            sum[side].cpuUs += m.cpuUs / blocks;
+          }
+        }
+        for (const n of names) sides[n].push(sum[n]);
       }
       const wall = (s: Sample[]) => median(s.map((x) => x.wallUs));
       const cpu = (s: Sample[]) => median(s.map((x) => x.cpuUs));
-      const ratios = sides.client.map((s, i) => s.wallUs / sides.bare[i]!.wallUs);
+      const ratios = (a: Side, b: Side) => median(sides[a].map((s, i) => s.wallUs / sides[b][i]!.wallUs));
+      console.log(`concurrency ${c}:`);
+      for (const n of names) {
+        console.log(`  ${n.padEnd(12)} wall ${wall(sides[n]).toFixed(1)} us, node CPU ${cpu(sides[n]).toFixed(1)} us per validate`);
+      }
       console.log(
-        [
-          `concurrency ${c}:`,
-          `  wall per validate: client ${wall(sides.client).toFixed(1)} us, bare ${wall(sides.bare).toFixed(1)} us, ratio ${(wall(sides.client) / wall(sides.bare)).toFixed(3)}`,
-          `  node CPU per validate: client ${cpu(sides.client).toFixed(1)} us, bare ${cpu(sides.bare).toFixed(1)} us, ratio ${(cpu(sides.client) / cpu(sides.bare)).toFixed(3)}`,
-          `  per-round wall ratios: ${ratios.map((r) => r.toFixed(2)).join(" ")}`,
-        ].join("\n"),
+        `  client / bare: wall ${ratios("client", "bare").toFixed(3)} (median of round ratios), CPU ${(cpu(sides.client) / cpu(sides.bare)).toFixed(3)}`,
       );
+      console.log(
+        `  client / bareTimeout: wall ${ratios("client", "bareTimeout").toFixed(3)}, CPU ${(cpu(sides.client) / cpu(sides.bareTimeout)).toFixed(3)}`,
+      );
+      console.log(`  per-round client / bare wall ratios: ${sides.client.map((s, i) => (s.wallUs / sides.bare[i]!.wallUs).toFixed(2)).join(" ")}`);
     }
   } finally {
     await server.close();
