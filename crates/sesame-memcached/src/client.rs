@@ -35,6 +35,15 @@ pub const MAX_KEY_LEN: usize = 250;
 /// Idle connections kept per server.
 const MAX_IDLE: usize = 64;
 
+/// Longest value a reply may announce: memcached's own ceiling on an item
+/// (`-I` stops at 1 GiB). A larger length is a protocol error, never an
+/// allocation; below it the buffer grows only with the bytes that arrive.
+pub const MAX_VALUE_LEN: usize = 1 << 30;
+
+/// Longest reply line, `\r\n` included. A `VALUE` line is at most ~300
+/// bytes (a 250-byte key and three numbers); error lines are short.
+pub const MAX_LINE_LEN: usize = 1024;
+
 /// What went wrong talking to memcached.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -142,12 +151,12 @@ impl std::fmt::Debug for Client {
     }
 }
 
-enum Expect {
+pub(crate) enum Expect {
     Values,
     Line,
 }
 
-enum Reply {
+pub(crate) enum Reply {
     Values(Vec<(String, Item)>),
     Line(String),
 }
@@ -362,7 +371,7 @@ fn io(s: &Server, source: std::io::Error) -> ClientError {
 }
 
 /// Writes one request and reads its reply.
-async fn exchange<C>(
+pub(crate) async fn exchange<C>(
     conn: &mut C,
     request: &[u8],
     expect: &Expect,
@@ -404,13 +413,23 @@ where
                 let len: usize = parts
                     .next()
                     .and_then(|p| p.parse().ok())
+                    .filter(|&len| len <= MAX_VALUE_LEN)
                     .ok_or_else(protocol)?;
                 let cas: u64 = match parts.next() {
                     Some(p) => p.parse().map_err(|_| protocol())?,
                     None => 0,
                 };
-                let mut data = vec![0u8; len + 2];
-                conn.read_exact(&mut data).await.map_err(io)?;
+                // The length is the server's claim: read what arrives, up to
+                // it, rather than allocating it up front.
+                let mut data = Vec::with_capacity((len + 2).min(64 * 1024));
+                (&mut *conn)
+                    .take(len as u64 + 2)
+                    .read_to_end(&mut data)
+                    .await
+                    .map_err(io)?;
+                if data.len() < len + 2 {
+                    return Err(io(std::io::ErrorKind::UnexpectedEof.into()));
+                }
                 if !data.ends_with(b"\r\n") {
                     return Err(protocol());
                 }
@@ -426,13 +445,20 @@ async fn read_line<C: AsyncBufRead + Unpin>(
     addr: &str,
 ) -> Result<String, ClientError> {
     let mut buf = Vec::with_capacity(64);
-    let n = conn
+    let n = (&mut *conn)
+        .take(MAX_LINE_LEN as u64)
         .read_until(b'\n', &mut buf)
         .await
         .map_err(|source| ClientError::Io {
             addr: addr.to_owned(),
             source,
         })?;
+    if n == MAX_LINE_LEN && !buf.ends_with(b"\n") {
+        return Err(ClientError::Protocol {
+            addr: addr.to_owned(),
+            line: format!("a line over {MAX_LINE_LEN} bytes"),
+        });
+    }
     if n == 0 || !buf.ends_with(b"\r\n") {
         return Err(ClientError::Io {
             addr: addr.to_owned(),
@@ -569,6 +595,54 @@ mod tests {
         .err()
         .unwrap();
         assert!(too_large.is_too_large());
+    }
+
+    /// A length is the server's claim, not a size to allocate: found by the
+    /// `memcached_reply` fuzz target (`VALUE k 0 2888888880 7` made the
+    /// client allocate 2.9 GB up front; `usize::MAX` overflowed `len + 2`).
+    #[tokio::test]
+    async fn announced_lengths_are_bounded_and_never_allocated_up_front() {
+        for line in [
+            &b"VALUE a 0 18446744073709551615 1\r\n"[..],
+            b"VALUE a 0 18446744073709551616 1\r\n",
+            b"VALUE a 0 1073741825 1\r\nabc",
+        ] {
+            let reply = Vec::leak(line.to_vec());
+            let out = scripted(b"gets a\r\n", Expect::Values, reply).await;
+            assert!(matches!(out, Err(ClientError::Protocol { .. })), "{line:?}");
+        }
+        // Under the bound but cut short: the connection's end, as for any
+        // truncated value.
+        let cut = scripted(
+            b"gets a\r\n",
+            Expect::Values,
+            b"VALUE a 0 1073741824 1\r\nabc",
+        )
+        .await;
+        assert!(matches!(cut, Err(ClientError::Io { .. })));
+        // A value of exactly its announced length still reads.
+        let Reply::Values(values) = scripted(
+            b"gets a\r\n",
+            Expect::Values,
+            b"VALUE a 0 3 1\r\nabc\r\nEND\r\n",
+        )
+        .await
+        .unwrap() else {
+            panic!("expected values");
+        };
+        assert_eq!(values[0].1.data, b"abc");
+    }
+
+    #[tokio::test]
+    async fn reply_lines_are_bounded() {
+        let long: &'static [u8] = Vec::leak([&[b'X'; MAX_LINE_LEN][..], b"\r\n"].concat());
+        let out = scripted(b"version\r\n", Expect::Line, long).await;
+        assert!(matches!(out, Err(ClientError::Protocol { .. })));
+        let fits: &'static [u8] = Vec::leak([&[b'X'; MAX_LINE_LEN - 2][..], b"\r\n"].concat());
+        let Reply::Line(line) = scripted(b"version\r\n", Expect::Line, fits).await.unwrap() else {
+            panic!("expected a line");
+        };
+        assert_eq!(line.len(), MAX_LINE_LEN - 2);
     }
 
     /// A server that dies drops every pooled connection at once; after the

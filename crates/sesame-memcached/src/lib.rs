@@ -41,6 +41,9 @@
 pub mod client;
 mod config;
 mod expiry;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod record;
 mod store;
 
