@@ -8,6 +8,7 @@
 //! `len(field) + len(value)` bytes.
 
 use sesame::lifecycle::{Successor, Tombstone};
+use sesame::store::Lookup;
 use sesame::{Data, DeviceInfo, Error, Result, SessionId, SessionRecord, Timestamp, UserId};
 
 /// The hash field of a data key.
@@ -118,6 +119,21 @@ pub fn decode_live(id: SessionId, pairs: &[(String, String)]) -> Result<SessionR
         absolute_expires_at: ts(&id, f.get("ae"), "ae")?,
         device,
     })
+}
+
+/// A session's hash as one `HGETALL` read it: nothing, a tombstone (never
+/// one that this read ended) or a live record.
+pub fn decode_hash(id: SessionId, pairs: &[(String, String)]) -> Result<Lookup> {
+    if pairs.is_empty() {
+        return Ok(Lookup::Missing);
+    }
+    if pairs.iter().any(|(k, v)| k == "st" && v == "E") {
+        return Ok(Lookup::Ended {
+            tombstone: decode_tomb(id, pairs)?,
+            just_ended: false,
+        });
+    }
+    decode_live(id, pairs).map(Lookup::Live)
 }
 
 /// A tombstone from its hash fields.

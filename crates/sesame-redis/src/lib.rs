@@ -28,6 +28,9 @@ mod codec;
 mod combined;
 mod config;
 mod conn;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod keys;
 mod reply;
 mod scripts;

@@ -59,6 +59,22 @@ pub(crate) fn reason_of(v: &Value) -> Result<EndReason> {
         .map_err(|_| Error::Internal("unknown end reason in a redis reply".into()))
 }
 
+/// The load script's `[status, fields]` reply: a live session, a tombstone
+/// (`X`: this very call ended it) or nothing.
+pub(crate) fn decode_load_reply(id: SessionId, reply: Value) -> Result<Lookup> {
+    let (st, mut rest) = status(reply)?;
+    let mut fields = || pairs(take(&mut rest, 0));
+    match st.as_str() {
+        "L" => Ok(Lookup::Live(codec::decode_live(id, &fields()?)?)),
+        "E" | "X" => Ok(Lookup::Ended {
+            tombstone: codec::decode_tomb(id, &fields()?)?,
+            just_ended: st == "X",
+        }),
+        "MISSING" => Ok(Lookup::Missing),
+        other => Err(Error::Internal(format!("load: {other}"))),
+    }
+}
+
 /// The cap as script arguments: max (or '') and action.
 pub(crate) fn cap_args(cap: Option<UserCap>) -> (String, String) {
     match cap {
@@ -267,16 +283,10 @@ impl Store for RedisStore {
         // atomically. So a load inside the touch interval writes nothing and
         // costs one plain read.
         let snapshot = pairs(self.cmd(redis::cmd("HGETALL").arg(&key)).await?)?;
-        if snapshot.is_empty() {
-            return Ok(Lookup::Missing);
-        }
-        if snapshot.iter().any(|(k, v)| k == "st" && v == "E") {
-            return Ok(Lookup::Ended {
-                tombstone: codec::decode_tomb(*id, &snapshot)?,
-                just_ended: false,
-            });
-        }
-        let record = codec::decode_live(*id, &snapshot)?;
+        let record = match codec::decode_hash(*id, &snapshot)? {
+            Lookup::Live(record) => record,
+            other => return Ok(other),
+        };
         let touch_due = mode == LoadMode::Touch && t.needs_touch(record.last_accessed);
         if record.expired_reason(t.now).is_none() && !touch_due {
             return Ok(Lookup::Live(record));
@@ -286,17 +296,7 @@ impl Store for RedisStore {
             LoadMode::Peek => "P",
         };
         let args = vec![id.to_hex(), mode.to_owned()];
-        let (st, mut rest) = status(self.script(&scripts::LOAD, &[&key], t, args).await?)?;
-        let mut fields = || pairs(take(&mut rest, 0));
-        match st.as_str() {
-            "L" => Ok(Lookup::Live(codec::decode_live(*id, &fields()?)?)),
-            "E" | "X" => Ok(Lookup::Ended {
-                tombstone: codec::decode_tomb(*id, &fields()?)?,
-                just_ended: st == "X",
-            }),
-            "MISSING" => Ok(Lookup::Missing),
-            other => Err(Error::Internal(format!("load: {other}"))),
-        }
+        decode_load_reply(*id, self.script(&scripts::LOAD, &[&key], t, args).await?)
     }
 
     async fn load_and_write(
