@@ -19,10 +19,10 @@
 //! client chose to send).
 
 use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
 
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderName, header, request::Parts};
+pub use sesame::net::{InvalidCidr, IpCidr};
 
 /// Where a header-transport client sends its token, and where it receives a new one.
 #[derive(Debug, Clone)]
@@ -84,74 +84,6 @@ impl HeaderTransport {
     }
 }
 
-/// An IP network in CIDR notation (`10.0.0.0/8`, `::1/128`, or a bare address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpCidr {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-/// A CIDR string that does not parse.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidCidr;
-
-impl std::fmt::Display for InvalidCidr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("invalid CIDR network")
-    }
-}
-
-impl std::error::Error for InvalidCidr {}
-
-impl FromStr for IpCidr {
-    type Err = InvalidCidr;
-
-    fn from_str(s: &str) -> Result<Self, InvalidCidr> {
-        let (addr, prefix) = match s.trim().split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s.trim(), None),
-        };
-        let addr: IpAddr = addr.parse().map_err(|_| InvalidCidr)?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p.parse::<u8>().map_err(|_| InvalidCidr)?,
-            None => max,
-        };
-        if prefix > max {
-            return Err(InvalidCidr);
-        }
-        Ok(Self { addr, prefix })
-    }
-}
-
-impl IpCidr {
-    /// Whether `ip` is in this network.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let (a, b, bits) = match (self.addr, canonical(ip)) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => (
-                u128::from(a.to_bits()) << 96,
-                u128::from(b.to_bits()) << 96,
-                self.prefix,
-            ),
-            (IpAddr::V6(a), IpAddr::V6(b)) => (a.to_bits(), b.to_bits(), self.prefix),
-            _ => return false,
-        };
-        if bits == 0 {
-            return true;
-        }
-        let shift = 128 - u32::from(bits);
-        (a >> shift) == (b >> shift)
-    }
-}
-
-/// IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`, as dual-stack sockets report them) as IPv4.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    }
-}
-
 /// The proxies whose forwarding headers are believed. Empty by default: only the socket counts.
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies(Vec<IpCidr>);
@@ -182,7 +114,7 @@ impl TrustedProxies {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| canonical(c.0.ip()));
+            .map(|c| c.0.ip().to_canonical());
         let peer = peer?;
         if !self.contains(peer) {
             return Some(peer);
@@ -190,7 +122,7 @@ impl TrustedProxies {
         let chain = forwarded_chain(&parts.headers);
         let mut client = peer;
         for ip in chain.iter().rev() {
-            client = canonical(*ip);
+            client = ip.to_canonical();
             if !self.contains(client) {
                 break;
             }
@@ -266,16 +198,19 @@ mod tests {
     }
 
     #[test]
-    fn cidr_contains() {
-        let net: IpCidr = "10.0.0.0/8".parse().unwrap();
-        assert!(net.contains("10.9.8.7".parse().unwrap()));
-        assert!(!net.contains("11.0.0.1".parse().unwrap()));
-        assert!(net.contains("::ffff:10.1.1.1".parse().unwrap()));
-        let v6: IpCidr = "2001:db8::/32".parse().unwrap();
-        assert!(v6.contains("2001:db8:1::5".parse().unwrap()));
-        assert!(!v6.contains("10.0.0.1".parse().unwrap()));
-        assert!("10.0.0.0/33".parse::<IpCidr>().is_err());
-        assert!("nonsense".parse::<IpCidr>().is_err());
+    fn an_ipv4_mapped_peer_is_its_ipv4_address() {
+        // A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d.
+        let trusted = TrustedProxies::parse(["10.0.0.0/8"]).unwrap();
+        let p = parts(
+            "[::ffff:10.0.0.2]:5000",
+            &[("x-forwarded-for", "198.51.100.7, ::ffff:10.0.0.3")],
+        );
+        assert_eq!(trusted.client_ip(&p), Some("198.51.100.7".parse().unwrap()));
+        let p = parts(
+            "[::ffff:203.0.113.9]:5000",
+            &[("x-forwarded-for", "1.1.1.1")],
+        );
+        assert_eq!(trusted.client_ip(&p), Some("203.0.113.9".parse().unwrap()));
     }
 
     #[test]

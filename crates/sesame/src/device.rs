@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use crate::net::IpCidr;
 use crate::policy::{PolicyError, PolicySetting};
 
 /// What a transport knows of the client.
@@ -191,27 +192,14 @@ impl DeviceBinding {
 }
 
 fn ip_matches(binding: IpBinding, bound: IpAddr, request: Option<IpAddr>) -> bool {
+    let Some(request) = request else {
+        return binding == IpBinding::Off;
+    };
     match binding {
         IpBinding::Off => true,
-        IpBinding::Exact => request == Some(bound),
-        IpBinding::Prefix { v4, v6 } => match (bound, request) {
-            (IpAddr::V4(a), Some(IpAddr::V4(b))) => same_prefix(
-                u128::from(a.to_bits()) << 96,
-                u128::from(b.to_bits()) << 96,
-                v4,
-            ),
-            (IpAddr::V6(a), Some(IpAddr::V6(b))) => same_prefix(a.to_bits(), b.to_bits(), v6),
-            _ => false,
-        },
+        IpBinding::Exact => IpCidr::host(bound).contains(request),
+        IpBinding::Prefix { v4, v6 } => IpCidr::of(bound, v4, v6).contains(request),
     }
-}
-
-fn same_prefix(a: u128, b: u128, bits: u8) -> bool {
-    if bits == 0 {
-        return true;
-    }
-    let shift = 128 - u32::from(bits.min(128));
-    (a >> shift) == (b >> shift)
 }
 
 #[cfg(test)]
@@ -244,6 +232,22 @@ mod tests {
         assert!(!binding.matches(&at("10.1.2.3"), &at("::1")));
         let exact = DeviceBinding::none().with_ip(IpBinding::Exact);
         assert!(!exact.matches(&at("10.1.2.3"), &at("10.1.2.4")));
+        assert!(!exact.matches(&at("10.1.2.3"), &DeviceInfo::default()));
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_match_their_ipv4_address() {
+        // A dual-stack socket reports an IPv4 client as ::ffff:a.b.c.d: the
+        // same client, whichever way the app read its address.
+        let at = |ip: &str| DeviceInfo::default().with_ip(ip.parse().unwrap());
+        let exact = DeviceBinding::none().with_ip(IpBinding::Exact);
+        assert!(exact.matches(&at("10.1.2.3"), &at("::ffff:10.1.2.3")));
+        assert!(exact.matches(&at("::ffff:10.1.2.3"), &at("10.1.2.3")));
+        assert!(!exact.matches(&at("::ffff:10.1.2.3"), &at("10.1.2.4")));
+        let prefix = DeviceBinding::none().with_ip(IpBinding::Prefix { v4: 24, v6: 48 });
+        assert!(prefix.matches(&at("10.1.2.3"), &at("::ffff:10.1.2.200")));
+        assert!(prefix.matches(&at("::ffff:10.1.2.3"), &at("10.1.2.200")));
+        assert!(!prefix.matches(&at("::ffff:10.1.2.3"), &at("10.1.3.3")));
     }
 
     #[test]

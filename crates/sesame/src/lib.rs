@@ -72,6 +72,7 @@ pub mod events;
 pub mod lifecycle;
 pub mod manager;
 pub mod memory;
+pub mod net;
 pub mod policy;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -87,6 +88,7 @@ pub use events::{EventSink, SessionEvent};
 pub use lifecycle::{EndCategory, EndReason, Tombstone};
 pub use manager::{Created, Inspection, Issued, Loaded, LoadedWrite, Manager, Rotated};
 pub use memory::MemoryStore;
+pub use net::{InvalidCidr, IpCidr};
 pub use policy::{
     CapAction, Policy, PolicyError, PolicySetting, Renewal, TokenReuseAction, UserCap,
 };
