@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -71,7 +71,8 @@ impl std::fmt::Debug for AppState {
 pub type Shared = Arc<AppState>;
 
 impl AppState {
-    fn now_secs(&self) -> u64 {
+    /// The server clock's time, in unix seconds.
+    pub fn now_secs(&self) -> u64 {
         self.manager.now().as_secs()
     }
 }
@@ -122,7 +123,12 @@ impl<S: RequiredScope> FromRequestParts<Shared> for Auth<S> {
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    bearer_value(headers.get(header::AUTHORIZATION)?)
+}
+
+/// The key in an `Authorization: Bearer <key>` value.
+pub fn bearer_value(value: &HeaderValue) -> Option<&str> {
+    let value = value.to_str().ok()?;
     let (scheme, key) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -167,7 +173,9 @@ impl FromRequestParts<Shared> for Credential {
     }
 }
 
-/// A JSON body read under the size limit. An empty body reads as `{}`.
+/// A JSON body read under the size limit (`limits.max_body_bytes`, else 413)
+/// and within the body deadline (`limits.body_timeout`, else 408). An empty
+/// body reads as `{}`.
 pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<Shared> for JsonBody<T> {
@@ -186,8 +194,16 @@ impl<T: DeserializeOwned> FromRequest<Shared> for JsonBody<T> {
             }
         }
         let limit = state.limits.max_body_bytes;
-        let bytes = axum::body::to_bytes(req.into_body(), limit)
+        let deadline = state.limits.body_timeout.0;
+        let bytes = tokio::time::timeout(deadline, axum::body::to_bytes(req.into_body(), limit))
             .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    ErrorCode::BodyTimeout,
+                    format!("the body did not arrive within {} ms", deadline.as_millis()),
+                )
+            })?
             .map_err(|_| {
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -449,15 +465,23 @@ async fn validate(
     State(state): State<Shared>,
     cred: Result<Credential, ApiError>,
     JsonBody(req): JsonBody<ValidateRequest>,
-) -> Result<Json<ValidateResponse>, ApiError> {
+) -> Response {
     let started = Instant::now();
+    let ip = req.device.ip;
     let result = validate_inner(&state, cred, req).await;
     let outcome = match &result {
         Ok(_) => "ok",
         Err(e) => e.code().as_str(),
     };
     state.metrics.observe_validate(outcome, started.elapsed());
-    result.map(Json)
+    let mut response = result.map(Json).into_response();
+    if let Some(ip) = ip {
+        // The token guard counts a refusal under this end user's address.
+        response
+            .extensions_mut()
+            .insert(crate::probing::ReportedIp(ip));
+    }
+    response
 }
 
 async fn validate_inner(

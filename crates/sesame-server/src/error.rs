@@ -79,7 +79,12 @@ pub enum ErrorCode {
     HeadersTooLarge,
     /// The request took over `limits.request_timeout`.
     Timeout,
-    /// The client address presented too many invalid credentials.
+    /// No concurrency permit was free within `limits.queue_timeout`.
+    Overloaded,
+    /// The body did not arrive within `limits.body_timeout`.
+    BodyTimeout,
+    /// The caller (API key and end-user address) presented too many invalid
+    /// credentials.
     TooManyInvalidTokens,
     /// Both a token and a cookie were sent.
     AmbiguousCredential,
@@ -95,7 +100,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order `openapi.json` lists them.
-    pub const ALL: [ErrorCode; 34] = [
+    pub const ALL: [ErrorCode; 36] = [
         ErrorCode::Invalid,
         ErrorCode::Expired,
         ErrorCode::LoggedOut,
@@ -124,6 +129,8 @@ impl ErrorCode {
         ErrorCode::UnsupportedMediaType,
         ErrorCode::HeadersTooLarge,
         ErrorCode::Timeout,
+        ErrorCode::Overloaded,
+        ErrorCode::BodyTimeout,
         ErrorCode::TooManyInvalidTokens,
         ErrorCode::AmbiguousCredential,
         ErrorCode::CookiesDisabled,
@@ -163,6 +170,8 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::HeadersTooLarge => "headers_too_large",
             ErrorCode::Timeout => "timeout",
+            ErrorCode::Overloaded => "overloaded",
+            ErrorCode::BodyTimeout => "body_timeout",
             ErrorCode::TooManyInvalidTokens => "too_many_invalid_tokens",
             ErrorCode::AmbiguousCredential => "ambiguous_credential",
             ErrorCode::CookiesDisabled => "cookies_disabled",
@@ -422,12 +431,6 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        if code == ErrorCode::PayloadTooLarge {
-            // The body was not read to its end, so this connection cannot
-            // carry another request: saying so sends the client's next
-            // request to a fresh connection instead of failing it here.
-            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if matches!(code, ErrorCode::MissingApiKey | ErrorCode::InvalidApiKey) {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

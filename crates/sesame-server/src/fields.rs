@@ -7,7 +7,10 @@
 //! JSON Schema accepts; axum's `Path` answers a segment that is not UTF-8
 //! with a plain-text 400 rather than the API's JSON error.
 
+use std::net::IpAddr;
+
 use axum::extract::{FromRequestParts, Path};
+use axum::http::HeaderValue;
 use axum::http::request::Parts;
 use serde::Deserialize;
 use sesame::{DeviceInfo, SessionId};
@@ -58,6 +61,16 @@ fn invalid_session_id() -> ApiError {
 /// Parses a session id (64 hex characters), else 400 `invalid_session_id`.
 pub fn session_id(text: &str) -> Result<SessionId, ApiError> {
     SessionId::from_hex(text).map_err(|_| invalid_session_id())
+}
+
+/// The header in which an app names its end user's IP address (DECISIONS
+/// D1): `Sesame-Device-Ip: 203.0.113.7`.
+pub const DEVICE_IP_HEADER: &str = "sesame-device-ip";
+
+/// The address in a `Sesame-Device-Ip` value (IPv4 or IPv6, surrounding
+/// spaces allowed), or `None` when it is not one.
+pub fn parse_device_ip(value: &HeaderValue) -> Option<IpAddr> {
+    value.to_str().ok()?.trim().parse().ok()
 }
 
 /// Reads `device` only from a JSON object: serde would read a struct from
@@ -163,6 +176,31 @@ mod tests {
         ] {
             assert!(read(json).is_err(), "{json}");
         }
+    }
+
+    #[test]
+    fn device_ip_header_values() {
+        let ip = |v: &'static str| parse_device_ip(&HeaderValue::from_static(v));
+        assert_eq!(ip("203.0.113.7"), Some("203.0.113.7".parse().unwrap()));
+        assert_eq!(ip(" 2001:db8::1 "), Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(
+            ip("::ffff:10.0.0.1"),
+            Some("::ffff:10.0.0.1".parse().unwrap())
+        );
+        for bad in [
+            "",
+            "10.0.0",
+            "10.0.0.1:80",
+            "[::1]",
+            "localhost",
+            "10.0.0.1, 10.0.0.2",
+        ] {
+            assert_eq!(ip(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            parse_device_ip(&HeaderValue::from_bytes(b"10.0.0.\xff").unwrap()),
+            None
+        );
     }
 
     #[test]

@@ -18,9 +18,11 @@
 //! | [`cookies`] | cookie values: the token sealed with Fernet, and their inspection |
 //! | [`metrics`] | Prometheus metrics and the event sink feeding them |
 //! | [`cleanup`] | the cleanup scheduler |
-//! | [`probing`] | too many invalid session credentials from one address: 429 |
+//! | [`probing`] | too many invalid session credentials from one caller (API key, end-user address): 429 |
 //! | [`webhook`] | signed lifecycle events, retried, never blocking a request |
-//! | [`server`] | middleware, binding, graceful shutdown |
+//! | [`middleware`] | the layers every request passes, one job each, in request order |
+//! | [`server`] | the state, routes with middleware, binding, graceful shutdown |
+//! | [`serving`] | worker threads; accepting and serving connections, the connection cap |
 //! | [`cli`] | the subcommands |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -36,6 +38,7 @@ pub mod error;
 pub mod fields;
 pub mod histogram;
 pub mod metrics;
+pub mod middleware;
 pub mod openapi;
 pub mod pending;
 pub mod probing;

@@ -53,6 +53,8 @@ pub struct Metrics {
     webhook_dropped: Counter,
     invalid_tokens: Counter,
     invalid_token_blocks: Counter,
+    overloaded: Counter,
+    connections_refused: Counter,
     live_count: Option<Arc<dyn Fn() -> i64 + Send + Sync>>,
 }
 
@@ -85,6 +87,8 @@ impl Metrics {
         let webhook_dropped = Counter::default();
         let invalid_tokens = Counter::default();
         let invalid_token_blocks = Counter::default();
+        let overloaded = Counter::default();
+        let connections_refused = Counter::default();
         registry.register(
             "sessions_active",
             "Live sessions (exact for the memory store; otherwise created minus ended as seen by this process)",
@@ -145,8 +149,18 @@ impl Metrics {
         );
         registry.register(
             "invalid_token_blocks",
-            "Client addresses blocked (429) for presenting too many invalid session credentials",
+            "Callers (API key and end-user address) blocked (429) for presenting too many invalid session credentials",
             invalid_token_blocks.clone(),
+        );
+        registry.register(
+            "overloaded",
+            "Requests answered 503 overloaded: no concurrency permit within limits.queue_timeout",
+            overloaded.clone(),
+        );
+        registry.register(
+            "connections_refused",
+            "Connections closed at accept because limits.max_connections were open",
+            connections_refused.clone(),
         );
         let validate_ok = validate_seconds
             .get_or_create(&OutcomeLabel {
@@ -171,6 +185,8 @@ impl Metrics {
             webhook_dropped,
             invalid_tokens,
             invalid_token_blocks,
+            overloaded,
+            connections_refused,
             live_count,
         }
     }
@@ -209,9 +225,19 @@ impl Metrics {
         self.invalid_tokens.inc();
     }
 
-    /// Counts a client address blocked for guessing.
+    /// Counts a caller blocked for guessing.
     pub fn invalid_token_block(&self) {
         self.invalid_token_blocks.inc();
+    }
+
+    /// Counts a request refused for want of a concurrency permit.
+    pub fn overloaded(&self) {
+        self.overloaded.inc();
+    }
+
+    /// Counts a connection closed at accept (the connection cap).
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
     }
 
     /// Records a cleanup run.

@@ -1,17 +1,6 @@
-//! Building the app and running it: the middleware stack, binding, and
+//! Building the app and running it: the state, the routes with their
+//! middleware ([`crate::middleware`], in request order), binding, and
 //! graceful shutdown. Connections are served by [`crate::serving`].
-//!
-//! Middleware: [`guard`], in order: the concurrency limit (excess requests
-//! wait, across all routes), the header size limit (431), the block of a
-//! client address that presented too many invalid session credentials (429,
-//! see [`crate::probing`]), the request timeout (503 `timeout`), adding
-//! `clear_cookie` to a 401 refusing a session the request presented, counting
-//! store errors and invalid credentials, and one log event per request
-//! (method, route template, status, latency, error code — never headers, so
-//! never a token or an API key). The event is at debug level, or warn for
-//! 5xx; it replaces tower-http's `TraceLayer`, whose span and body wrapper
-//! per request cost ~10% of validate throughput. Body size is limited where
-//! bodies are read ([`crate::api::JsonBody`], 413).
 //!
 //! Shutdown stops accepting, lets in-flight requests finish, and gives up
 //! after `limits.shutdown_timeout`.
@@ -20,19 +9,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
 use sesame::{Clock, Manager};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::api::{AppState, COOKIE_HEADER, Shared, TOKEN_HEADER};
+use crate::api::{AppState, Shared};
 use crate::config::{Config, ConfigError};
 use crate::cookies::Cookies;
-use crate::error::{ApiError, ErrorCode, SessionRefusal};
 use crate::metrics::{Metrics, MetricsSink};
 use crate::serving::{ConnectionSettings, Workers};
 use crate::stores::{self, OpenError, StoreHandle};
@@ -113,113 +97,9 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Built, Star
     })
 }
 
-/// The routes with the middleware stack.
+/// The routes with the middleware stack ([`crate::middleware`]).
 pub fn app(state: Shared) -> Router {
-    crate::api::routes(Arc::clone(&state)).layer(middleware::from_fn_with_state(state, guard))
-}
-
-/// Concurrency limit, header limit, probe guard, timeout, store-error and
-/// invalid-credential counting, request log.
-pub async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Response {
-    // One limit for the whole service: a tower `ConcurrencyLimitLayer` on
-    // the router would be one limit per route and method (axum layers each
-    // endpoint separately). The semaphore is never closed.
-    let _permit = state.in_flight.acquire().await.ok();
-    let started = std::time::Instant::now();
-    let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let header_bytes: usize = req
-        .headers()
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len() + 4)
-        .sum();
-    if header_bytes > state.limits.max_header_bytes {
-        return ApiError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ErrorCode::HeadersTooLarge,
-            format!(
-                "request headers are over {} bytes",
-                state.limits.max_header_bytes
-            ),
-        )
-        .into_response();
-    }
-    let presents_session =
-        req.headers().contains_key(TOKEN_HEADER) || req.headers().contains_key(COOKIE_HEADER);
-    // Only requests naming a session (`/v1/session` and below, with a token
-    // or cookie header) are counted or blocked by the guard.
-    let names_session = presents_session
-        && route
-            .as_ref()
-            .is_some_and(|r| r.as_str() == "/v1/session" || r.as_str().starts_with("/v1/session/"));
-    let client = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .filter(|_| names_session && state.probes.enabled());
-    if let Some(ip) = client
-        && let Some(retry) = state.probes.blocked(ip, state.manager.now().as_secs())
-    {
-        let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::TooManyInvalidTokens,
-            "too many invalid session tokens or cookies from this address; retry later",
-        )
-        .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(retry));
-        tracing::debug!(%method, status = 429, code = "too_many_invalid_tokens", "request");
-        return response;
-    }
-    let mut response =
-        match tokio::time::timeout(state.limits.request_timeout.0, next.run(req)).await {
-            Ok(response) => response,
-            Err(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::Timeout,
-                "the request took too long",
-            )
-            .into_response(),
-        };
-    // A refused session the request presented: hand the app the value that
-    // removes its cookie (D2), so no app keeps sending a dead one.
-    if let Some(SessionRefusal(body)) = response.extensions_mut().remove::<SessionRefusal>()
-        && presents_session
-    {
-        response =
-            ApiError::refusal_with_clear_cookie(body, state.cookies.clear_cookie()).into_response();
-    }
-    let code = response.extensions().get::<ErrorCode>().copied();
-    if code.is_some_and(ErrorCode::is_server_fault) {
-        state.metrics.store_error();
-    }
-    if names_session && code == Some(ErrorCode::Invalid) {
-        state.metrics.invalid_token();
-        if let Some(ip) = client
-            && let Some(block) = state
-                .probes
-                .record_invalid(ip, state.manager.now().as_secs())
-        {
-            state.metrics.invalid_token_block();
-            tracing::warn!(
-                client = %block.client,
-                invalid = block.count,
-                block_secs = block.block_secs,
-                "too many invalid session tokens or cookies: client blocked"
-            );
-        }
-    }
-    let status = response.status().as_u16();
-    let route = route.as_ref().map_or("-", MatchedPath::as_str);
-    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    let code = code.map(ErrorCode::as_str);
-    if status >= 500 {
-        tracing::warn!(%method, route, status, micros, code, "request");
-    } else {
-        tracing::debug!(%method, route, status, micros, code, "request");
-    }
-    response
+    crate::middleware::stack(crate::api::routes(Arc::clone(&state)), &state)
 }
 
 /// A running server.
@@ -279,8 +159,21 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         .map_err(|source| StartError::Bind { addr, source })?;
     let workers = Arc::new(Workers::start(config.limits.workers).map_err(StartError::Workers)?);
     let (tx, rx) = oneshot::channel::<()>();
+    let fd_limit = crate::serving::raise_fd_limit();
+    let max_connections = crate::serving::connection_cap(config.limits.max_connections, fd_limit);
+    if max_connections < config.limits.max_connections {
+        tracing::warn!(
+            configured = config.limits.max_connections,
+            max_connections,
+            fd_limit,
+            "limits.max_connections lowered to fit the open-file limit (raise `ulimit -n` for more)"
+        );
+    }
     let settings = ConnectionSettings {
-        header_read_timeout: config.limits.request_timeout.0,
+        header_read_timeout: config.limits.header_read_timeout.0,
+        max_buf_size: (2 * config.limits.max_header_bytes).max(8 * 1024) + 8 * 1024,
+        max_connections,
+        metrics: Arc::clone(&built.state.metrics),
     };
     let task = tokio::spawn(crate::serving::serve(
         listener,

@@ -29,11 +29,32 @@
 //!
 //! The main runtime keeps the accept loop, the cleanup scheduler, webhook
 //! delivery and the stores' own background tasks.
+//!
+//! **Slow and idle clients** (issue 16): each open connection costs a file
+//! descriptor, and a few hundred idle sockets used to exhaust the default
+//! limit of 1,024 (`accept failed: Too many open files`). So:
+//! - at start the soft `RLIMIT_NOFILE` is raised to the hard limit
+//!   ([`raise_fd_limit`]), and `limits.max_connections` is lowered to fit it
+//!   ([`connection_cap`]), keeping [`FD_RESERVE`] descriptors for the store,
+//!   the runtimes and the log;
+//! - the accept loop holds one permit per open connection; a connection
+//!   accepted while all are taken is closed at once (counted in
+//!   `sesame_connections_refused_total`, logged at most once a second), so
+//!   the process never runs out of descriptors and recovers the moment
+//!   connections close;
+//! - a client must send a request's headers within
+//!   `limits.header_read_timeout` (hyper's timer, which also closes a
+//!   keep-alive connection idle that long), and hyper's read buffer is
+//!   bounded to a little over `limits.max_header_bytes`.
+//!
+//! What happens once headers have arrived (bodies, permits, timeouts) is
+//! [`crate::middleware`]'s and [`crate::api::JsonBody`]'s.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -45,8 +66,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
-use tokio::sync::oneshot;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tower::Service;
+
+use crate::metrics::Metrics;
 
 /// The worker threads. Dropping this stops them; connections still open on
 /// them are cut.
@@ -102,11 +125,57 @@ impl Workers {
 }
 
 /// How connections are served.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnectionSettings {
     /// A client must send a request's headers within this time (slow-loris
     /// defence); an idle keep-alive connection is closed after it too.
     pub header_read_timeout: Duration,
+    /// hyper's read buffer, bounding what one request's headers may take
+    /// before the middleware counts them.
+    pub max_buf_size: usize,
+    /// Most connections open at once (see [`connection_cap`]).
+    pub max_connections: usize,
+    /// Where refused connections are counted.
+    pub metrics: Arc<Metrics>,
+}
+
+/// File descriptors kept for everything but client connections: the store's
+/// connections or files, each worker runtime's epoll and wake descriptors,
+/// webhook connections, the listener, the log.
+pub const FD_RESERVE: u64 = 256;
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit; the soft limit now in
+/// force, or `None` where there is no such limit (or it cannot be read).
+pub fn raise_fd_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(limit) => Some(limit),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot raise the open-file limit (RLIMIT_NOFILE)");
+                rlimit::getrlimit(rlimit::Resource::NOFILE)
+                    .ok()
+                    .map(|(soft, _)| soft)
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// The connection cap in force: `configured`, lowered so that connections
+/// leave [`FD_RESERVE`] descriptors (or half of a very small limit) free.
+pub fn connection_cap(configured: usize, fd_limit: Option<u64>) -> usize {
+    let Some(limit) = fd_limit else {
+        return configured;
+    };
+    let reserve = FD_RESERVE.min(limit / 2);
+    let fits = usize::try_from(limit - reserve)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    configured.min(fits)
 }
 
 /// Accepts connections on `listener` and serves `router` on them, spread
@@ -120,6 +189,10 @@ pub async fn serve(
     stop: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let graceful = GracefulShutdown::new();
+    let open = Arc::new(Semaphore::new(
+        settings.max_connections.min(Semaphore::MAX_PERMITS),
+    ));
+    let refusals = RefusalLog::default();
     let mut stop = std::pin::pin!(stop);
     loop {
         let (stream, remote) = tokio::select! {
@@ -131,6 +204,14 @@ pub async fn serve(
                 }
             },
             () = &mut stop => break,
+        };
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            // Dropping the stream closes it: the client sees the connection
+            // end at once instead of hanging in the listen backlog.
+            drop(stream);
+            settings.metrics.connection_refused();
+            refusals.note(settings.max_connections);
+            continue;
         };
         let _ = stream.set_nodelay(true);
         // Leaves the accepting runtime's reactor; the worker registers it
@@ -146,8 +227,9 @@ pub async fn serve(
             stream,
             remote,
             router.clone(),
-            settings,
+            settings.clone(),
             graceful.watcher(),
+            permit,
         ));
     }
     drop(listener);
@@ -155,13 +237,41 @@ pub async fn serve(
     Ok(())
 }
 
-/// Serves one connection's requests until it closes.
+/// Logs refused connections at most once a second, with how many.
+#[derive(Debug, Default)]
+struct RefusalLog {
+    /// Refusals since the last line.
+    pending: AtomicU64,
+    /// When the last line was written (seconds since the Unix epoch).
+    last: AtomicU64,
+}
+
+impl RefusalLog {
+    fn note(&self, cap: usize) {
+        let pending = self.pending.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if self.last.swap(now, Ordering::Relaxed) != now {
+            self.pending.store(0, Ordering::Relaxed);
+            tracing::warn!(
+                refused = pending,
+                max_connections = cap,
+                "connection cap reached: new connections are closed at once"
+            );
+        }
+    }
+}
+
+/// Serves one connection's requests until it closes; the permit is given
+/// back when it does.
 async fn connection(
     stream: std::net::TcpStream,
     remote: SocketAddr,
     router: Router,
     settings: ConnectionSettings,
     watcher: Watcher,
+    _permit: OwnedSemaphorePermit,
 ) {
     let stream = match TcpStream::from_std(stream) {
         Ok(stream) => stream,
@@ -177,6 +287,7 @@ async fn connection(
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout)
+        .max_buf_size(settings.max_buf_size)
         .serve_connection(TokioIo::new(stream), service);
     if let Err(e) = watcher.watch(connection).await {
         tracing::debug!(error = %e, "connection ended with an error");
@@ -201,6 +312,18 @@ async fn accept_failed(e: io::Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_connection_cap_fits_the_file_descriptor_limit() {
+        assert_eq!(connection_cap(10_000, None), 10_000);
+        assert_eq!(connection_cap(10_000, Some(1_048_576)), 10_000);
+        assert_eq!(connection_cap(10_000, Some(1024)), 1024 - 256);
+        assert_eq!(connection_cap(100, Some(1024)), 100);
+        // A tiny limit keeps half for the rest of the process.
+        assert_eq!(connection_cap(10_000, Some(128)), 64);
+        assert_eq!(connection_cap(10_000, Some(1)), 1);
+        assert_eq!(connection_cap(10_000, Some(0)), 1);
+    }
 
     #[test]
     fn zero_workers_means_two_per_cpu() {

@@ -207,7 +207,7 @@ fn http(method: &str, url: &str, key: &str, body: Option<&str>) -> (u16, Value) 
 
 /// Token guessing against the binary: `[guard]` from the config file, 429
 /// with Retry-After past the threshold, and exactly one warn line naming the
-/// client address and never a token.
+/// caller (API key and end-user address) and never a token.
 #[test]
 fn guessing_is_blocked_and_logged_once_without_the_tokens() {
     let dir = tempfile::tempdir().unwrap();
@@ -267,7 +267,12 @@ fn guessing_is_blocked_and_logged_once_without_the_tokens() {
         .filter(|l| l["level"] == "WARN")
         .collect();
     assert_eq!(warnings.len(), 1, "{text}");
-    assert_eq!(warnings[0]["fields"]["client"], "127.0.0.1", "{text}");
+    // No end-user address was sent: the caller is the API key alone.
+    assert_eq!(
+        warnings[0]["fields"]["api_key"], "first-start-admin",
+        "{text}"
+    );
+    assert_eq!(warnings[0]["fields"]["client"], "-", "{text}");
     assert_eq!(warnings[0]["fields"]["invalid"], 4, "{text}");
     for t in &tokens {
         assert!(!text.contains(t.as_str()));

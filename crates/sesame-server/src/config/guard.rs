@@ -11,14 +11,15 @@ use super::section::{Invalid, Section, ensure};
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GuardConfig {
-    /// Invalid session credentials one client address may present within
-    /// `window`; one more blocks it. `0` turns the guard off.
+    /// Invalid session credentials one caller (API key and end-user
+    /// address) may present within `window`; one more blocks it. `0` turns
+    /// the guard off.
     pub max_invalid: u32,
     /// The counting window.
     pub window: Dur,
-    /// How long a blocked address is answered 429.
+    /// How long a blocked caller's invalid credentials are answered 429.
     pub block: Dur,
-    /// Most client addresses tracked at once (bounds memory).
+    /// Most callers tracked at once (bounds memory).
     pub max_tracked: usize,
 }
 

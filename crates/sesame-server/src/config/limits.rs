@@ -20,14 +20,28 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Largest accepted total size of request headers, in bytes.
     pub max_header_bytes: usize,
-    /// A request that takes longer is answered 503 `timeout`; a client that
-    /// takes longer to send a request's headers, or leaves a keep-alive
-    /// connection idle longer, is disconnected.
+    /// A request that takes longer (from the moment it holds a concurrency
+    /// permit) is answered 503 `timeout`.
     pub request_timeout: Dur,
+    /// A client must send a request's headers within this time of the
+    /// connection being ready for them, else it is disconnected (slow-loris
+    /// defence); an idle keep-alive connection is closed after it too.
+    pub header_read_timeout: Dur,
+    /// A request's body must arrive in full within this time, else 408
+    /// `body_timeout` (a client trickling its body holds a permit at most
+    /// this long).
+    pub body_timeout: Dur,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_timeout: Dur,
-    /// Most requests handled at once, all routes together; more wait.
+    /// Most `/v1` requests handled at once, all routes together.
     pub max_concurrency: usize,
+    /// How long a `/v1` request waits for one of the `max_concurrency`
+    /// permits before it is answered 503 `overloaded` (`0`: not at all).
+    pub queue_timeout: Dur,
+    /// Most connections open at once; more are closed as soon as they are
+    /// accepted. Lowered at start to fit the file-descriptor limit
+    /// ([`crate::serving::connection_cap`]).
+    pub max_connections: usize,
     /// Worker threads serving connections (0: two per CPU); see
     /// [`crate::serving`].
     pub workers: usize,
@@ -39,8 +53,12 @@ impl Default for Limits {
             max_body_bytes: 256 * 1024,
             max_header_bytes: 16 * 1024,
             request_timeout: Dur(Duration::from_secs(10)),
+            header_read_timeout: Dur(Duration::from_secs(5)),
+            body_timeout: Dur(Duration::from_secs(5)),
             shutdown_timeout: Dur(Duration::from_secs(30)),
             max_concurrency: 4096,
+            queue_timeout: Dur(Duration::from_secs(1)),
+            max_connections: 10_000,
             workers: 0,
         }
     }
@@ -62,6 +80,21 @@ impl Section for Limits {
             !self.request_timeout.0.is_zero(),
             "request_timeout",
             "must be greater than zero",
+        )?;
+        ensure(
+            !self.header_read_timeout.0.is_zero(),
+            "header_read_timeout",
+            "must be greater than zero",
+        )?;
+        ensure(
+            !self.body_timeout.0.is_zero(),
+            "body_timeout",
+            "must be greater than zero",
+        )?;
+        ensure(
+            self.max_connections > 0,
+            "max_connections",
+            "must be at least 1",
         )?;
         ensure(
             self.max_concurrency > 0,

@@ -38,7 +38,11 @@ pub fn write_config(dir: &Path, toml: &str) -> PathBuf {
 
 /// The `sesame` binary with no `SESAME_*` variable from the outside.
 pub fn sesame() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sesame"));
+    without_sesame_env(Command::new(env!("CARGO_BIN_EXE_sesame")))
+}
+
+/// `command` with no `SESAME_*` variable (nor `RUST_LOG`) from the outside.
+fn without_sesame_env(mut c: Command) -> Command {
     for (k, _) in std::env::vars() {
         if k.starts_with("SESAME_") || k == "RUST_LOG" {
             c.env_remove(k);
@@ -60,8 +64,22 @@ impl Serve {
     /// Starts `sesame serve --config <config>`, logging to `<config dir>/<log_name>`,
     /// and waits for its banner.
     pub fn start(config: &Path, log_name: &str) -> Serve {
+        Self::start_command(sesame(), config, log_name)
+    }
+
+    /// [`Serve::start`] through a wrapper command that runs its last
+    /// argument (e.g. `["prlimit", "--nofile=256:512", "--"]`).
+    pub fn start_via(wrapper: &[&str], config: &Path, log_name: &str) -> Serve {
+        let mut command = Command::new(wrapper[0]);
+        command
+            .args(&wrapper[1..])
+            .arg(env!("CARGO_BIN_EXE_sesame"));
+        Self::start_command(without_sesame_env(command), config, log_name)
+    }
+
+    fn start_command(mut command: Command, config: &Path, log_name: &str) -> Serve {
         let log = config.parent().unwrap().join(log_name);
-        let mut child = sesame()
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
             .stdout(Stdio::piped())
@@ -88,6 +106,11 @@ impl Serve {
         // Keep reading the banner so that the child never blocks on stdout.
         std::thread::spawn(move || for _ in out.lines() {});
         Serve { child, base, log }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// True while the process runs.
