@@ -37,7 +37,6 @@ type RefusalOutcome = NonNullable<ReturnType<typeof refusalOf>>;
 
 declare global {
   // Express's request type merges this interface (as `req.sesame`).
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
       /** The validated session, set by `requireSession()` / `optionalSession()`. */

@@ -181,7 +181,9 @@ test("a server that does not answer: RequestTimeout after timeoutMs, not retried
   const took = Date.now() - started;
   assert.ok(e instanceof RequestTimeout, String(e));
   assert.ok(took >= 140 && took < 2000, `took ${took} ms`);
-  assert.equal(requests, 1);
+  // Not repeated (on a loaded machine the one request may not even have been read yet).
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(requests <= 1, `${requests} requests`);
   // The app's own signal wins, with its own reason.
   const controller = new AbortController();
   const p = s.get({ token: TOKEN }, { signal: controller.signal });
