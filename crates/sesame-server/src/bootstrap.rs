@@ -4,11 +4,11 @@
 //! first start, prints it once, and keeps only its SHA-256 in
 //! `<data_dir>/admin-key.sha256` (later starts read the hash; delete the file
 //! to get a new key). With no cookie key configured, it makes one in
-//! `<data_dir>/cookie.key` (mode 0600), which the CLI reads too. Either file is
+//! `<data_dir>/cookie.key`, which the CLI reads too. The folder is created
+//! 0700 and both files 0600 ([`crate::private_fs`]). Either file is
 //! ignored as soon as the config names keys. The default listen address is
 //! loopback only.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::config::{ApiKeyConfig, Config, ConfigError};
@@ -29,26 +29,13 @@ pub struct Bootstrap {
     pub cookie_key_file: Option<PathBuf>,
 }
 
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    f.write_all(text.as_bytes())?;
-    f.write_all(b"\n")
-}
-
 fn io_err(path: &Path, e: std::io::Error) -> ConfigError {
     ConfigError::new("data_dir", format!("{}: {e}", path.display()))
 }
 
-/// Creates the data folder.
+/// Creates the data folder, mode 0700 ([`crate::private_fs`]).
 pub fn ensure_data_dir(config: &Config) -> Result<(), ConfigError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| io_err(&config.data_dir, e))
+    crate::private_fs::create_dir(&config.data_dir).map_err(|e| io_err(&config.data_dir, e))
 }
 
 /// Cookie keys from `<data_dir>/cookie.key` when the config names none;
@@ -64,7 +51,7 @@ pub fn cookie_keys(config: &mut Config, create: bool) -> Result<Option<PathBuf>,
         }
         let key = crate::cookies::generate_key()
             .map_err(|e| ConfigError::new("cookie.keys", e.to_string()))?;
-        write_private(&path, &key).map_err(|e| io_err(&path, e))?;
+        crate::private_fs::write_new(&path, &key).map_err(|e| io_err(&path, e))?;
     }
     let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
     config.cookie.keys = text
@@ -90,7 +77,7 @@ pub fn prepare(config: &mut Config) -> Result<Bootstrap, ConfigError> {
         let path = config.data_dir.join(ADMIN_KEY_FILE);
         if !path.exists() {
             let (key, line) = crate::auth::generate_api_key().map_err(|e| io_err(&path, e))?;
-            write_private(&path, &line).map_err(|e| io_err(&path, e))?;
+            crate::private_fs::write_new(&path, &line).map_err(|e| io_err(&path, e))?;
             out.new_admin_key = Some(key);
         }
         let line = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;

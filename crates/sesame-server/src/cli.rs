@@ -374,21 +374,6 @@ fn init_logging(config: &Config) {
     };
 }
 
-/// The URL with any password replaced by `***`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((creds, host)) => match creds.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
 async fn serve(mut config: Config) -> Result<(), Failure> {
     init_logging(&config);
     // Listen for SIGTERM/Ctrl-C before anything can send one: a signal that
@@ -399,7 +384,7 @@ async fn serve(mut config: Config) -> Result<(), Failure> {
     let running = crate::server::start(&config, Arc::new(SystemClock)).await?;
     let base = format!("http://{}", running.addr);
     println!("sesame listening on {base}");
-    println!("  store: {}", redact_url(&config.store_url()));
+    println!("  store: {}", crate::redact::url(&config.store_url()));
     let key_hint = match (&boot.new_admin_key, &boot.admin_key_file) {
         (Some(key), Some(file)) => {
             println!("  first start: made an admin API key; it is shown only now:");
@@ -470,22 +455,4 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, Failure> {
     return Ok(async move {
         let _ = tokio::signal::ctrl_c().await;
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://u:secret@db:5432/x"),
-            "postgres://u:***@db:5432/x"
-        );
-        assert_eq!(
-            redact_url("redis://127.0.0.1:6379"),
-            "redis://127.0.0.1:6379"
-        );
-        assert_eq!(redact_url("memory://"), "memory://");
-    }
 }

@@ -10,6 +10,8 @@
 //! | [`config`] | TOML file < `SESAME_*` env < flags; every error names its setting |
 //! | [`bootstrap`] | first start without keys: admin key printed once, cookie key made |
 //! | [`stores`] | the store factory: one URL scheme, one match arm |
+//! | [`private_fs`] | the data folder 0700, database and key files 0600 |
+//! | [`redact`] | passwords and secret query parameters out of printed URLs |
 //! | [`pending`] | a networked store unreachable at start-up: serve 503, connect in the background |
 //! | [`api`] | the `/v1` routes, extractors for API keys, credentials and bodies |
 //! | [`fields`] | path segments, `device` and integers read as the OpenAPI document says |
@@ -41,7 +43,9 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod pending;
+pub mod private_fs;
 pub mod probing;
+pub mod redact;
 pub mod server;
 pub mod serving;
 pub mod stores;

@@ -159,6 +159,14 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         .map_err(|source| StartError::Bind { addr, source })?;
     let workers = Arc::new(Workers::start(config.limits.workers).map_err(StartError::Workers)?);
     let (tx, rx) = oneshot::channel::<()>();
+    if crate::serving::exposed_without_tls(addr, config.behind_tls_proxy) {
+        tracing::warn!(
+            %addr,
+            "listening on a non-loopback address without TLS: API keys and session tokens \
+             cross the network in clear text. Put a TLS-terminating proxy in front (then set \
+             behind_tls_proxy = true), or listen on 127.0.0.1"
+        );
+    }
     let fd_limit = crate::serving::raise_fd_limit();
     let max_connections = crate::serving::connection_cap(config.limits.max_connections, fd_limit);
     if max_connections < config.limits.max_connections {

@@ -139,6 +139,13 @@ pub struct ConnectionSettings {
     pub metrics: Arc<Metrics>,
 }
 
+/// Whether listening on `addr` exposes plain HTTP beyond this machine: not
+/// loopback, and the operator has not said that TLS is terminated in front
+/// (`behind_tls_proxy`). `sesame serve` then warns at start.
+pub fn exposed_without_tls(addr: SocketAddr, behind_tls_proxy: bool) -> bool {
+    !behind_tls_proxy && !addr.ip().to_canonical().is_loopback()
+}
+
 /// File descriptors kept for everything but client connections: the store's
 /// connections or files, each worker runtime's epoll and wake descriptors,
 /// webhook connections, the listener, the log.
@@ -312,6 +319,28 @@ async fn accept_failed(e: io::Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_beyond_loopback_is_warned_about_unless_tls_is_in_front() {
+        let at = |a: &str| a.parse::<SocketAddr>().unwrap();
+        for loopback in [
+            "127.0.0.1:7700",
+            "127.9.9.9:1",
+            "[::1]:7700",
+            "[::ffff:127.0.0.1]:1",
+        ] {
+            assert!(!exposed_without_tls(at(loopback), false), "{loopback}");
+        }
+        for exposed in [
+            "0.0.0.0:7700",
+            "10.0.0.5:7700",
+            "[::]:7700",
+            "[2001:db8::1]:1",
+        ] {
+            assert!(exposed_without_tls(at(exposed), false), "{exposed}");
+            assert!(!exposed_without_tls(at(exposed), true), "{exposed}");
+        }
+    }
 
     #[test]
     fn the_connection_cap_fits_the_file_descriptor_limit() {

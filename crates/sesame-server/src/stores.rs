@@ -343,16 +343,25 @@ fn sql_handle(store: SqlStore, kind: &'static str) -> StoreHandle {
     }
 }
 
+/// Creates the SQLite database's folder (0700) and the file itself (empty,
+/// 0600) if missing.
 fn create_parent(url: &str) -> Result<(), OpenError> {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
     let path = Path::new(path.split('?').next().unwrap_or(path));
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| OpenError::Missing(format!("cannot create {}: {e}", dir.display())))?;
+    if path.as_os_str().to_string_lossy().contains(":memory:") {
+        return Ok(());
     }
-    Ok(())
+    let cannot = |at: &Path, e: std::io::Error| {
+        OpenError::Missing(format!("cannot create {}: {e}", at.display()))
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::private_fs::create_dir(dir).map_err(|e| cannot(dir, e))?;
+    }
+    // Made 0600 before SQLite opens it: its -wal and -shm files take the
+    // database file's mode.
+    crate::private_fs::create_file(path).map_err(|e| cannot(path, e))
 }
 
 /// Applies the store's schema migrations; a message saying what was done.

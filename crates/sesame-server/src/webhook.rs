@@ -10,6 +10,10 @@
 //! `v1` is HMAC-SHA256 of `"<t>.<body>"` under the configured secret; the
 //! receiver recomputes it and rejects old `t` to stop replays.
 //! `Sesame-Event-Id` is stable across retries, for de-duplication.
+//!
+//! The URL must be `https://` unless its host is loopback (the config
+//! refuses others, naming `webhook.url`): events carry user ids and session
+//! ids. Redirects are not followed: a 3xx answer is a failed attempt.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -118,7 +122,13 @@ pub fn start(config: WebhookConfig, metrics: Arc<Metrics>) -> WebhookSink {
 }
 
 async fn deliver(config: WebhookConfig, mut rx: mpsc::Receiver<EventBody>, metrics: Arc<Metrics>) {
-    let client = match reqwest::Client::builder().timeout(config.timeout.0).build() {
+    // No redirects: a receiver that answers 3xx has not taken the event, and
+    // following it could hand the signed body to another host.
+    let client = match reqwest::Client::builder()
+        .timeout(config.timeout.0)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "webhook client failed to start; events are not delivered");

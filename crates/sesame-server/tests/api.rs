@@ -1159,3 +1159,45 @@ async fn the_concurrency_limit_is_shared_by_v1_routes_but_not_health_checks() {
     assert_eq!(answered.status(), 200);
     // The bounded wait (503 overloaded) is tests/slow_clients.rs'.
 }
+
+/// Issue 16 item 7: answers that carry tokens, cookies or session data are
+/// never cacheable — errors included.
+#[tokio::test]
+async fn every_v1_answer_says_no_store() {
+    let s = TestServer::start(test_config()).await;
+    let created = s
+        .post("/v1/sessions")
+        .key(SESSIONS_KEY)
+        .json(json!({"user": "alice", "device": {"user_agent": UA}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status, 201);
+    let token = created.body["token"].as_str().unwrap().to_owned();
+    let validated = s
+        .post("/v1/session/validate")
+        .key(VALIDATE_KEY)
+        .token(&token)
+        .json(json!({"device": {"user_agent": UA}}))
+        .send()
+        .await
+        .unwrap();
+    let refused = s
+        .post("/v1/session/validate")
+        .key(VALIDATE_KEY)
+        .token("junk")
+        .send()
+        .await
+        .unwrap();
+    let unknown = s.get("/v1/nothing").send().await.unwrap();
+    for (what, reply, status) in [
+        ("create", &created, 201),
+        ("validate", &validated, 200),
+        ("refusal", &refused, 401),
+        ("unknown /v1 route", &unknown, 404),
+    ] {
+        assert_eq!(reply.status, status, "{what}");
+        assert_eq!(reply.header("cache-control"), Some("no-store"), "{what}");
+    }
+    s.shutdown().await;
+}

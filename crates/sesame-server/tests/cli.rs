@@ -13,7 +13,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_sesame");
 
 /// A command in `dir` with no SESAME_* variables from the outside.
 fn sesame(dir: &Path) -> Command {
-    let mut c = Command::new(BIN);
+    in_dir(Command::new(BIN), dir)
+}
+
+/// `c` run in `dir`, with no `SESAME_*` variable (nor `RUST_LOG`) from the outside.
+fn in_dir(mut c: Command, dir: &Path) -> Command {
     c.current_dir(dir);
     for (k, _) in std::env::vars() {
         if k.starts_with("SESAME_") || k == "RUST_LOG" {
@@ -277,6 +281,50 @@ fn guessing_is_blocked_and_logged_once_without_the_tokens() {
     for t in &tokens {
         assert!(!text.contains(t.as_str()));
     }
+}
+
+/// Issue 16 item 7: the data folder is 0700 and the database (with its WAL
+/// files) and key files 0600, whatever the umask (0022 here, as usual).
+#[cfg(unix)]
+#[test]
+fn the_data_dir_and_its_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // A umask that would leave everything readable by others.
+    let mut child = in_dir(Command::new("sh"), dir.path())
+        .arg("-c")
+        .arg(format!(
+            "umask 022 && exec {BIN} serve --listen 127.0.0.1:0 --data-dir ./data/nested"
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.contains("listening"), "{first}");
+    std::thread::spawn(move || for _ in out.lines() {});
+    let mode = |p: &str| {
+        std::fs::metadata(dir.path().join(p))
+            .unwrap_or_else(|e| panic!("{p}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("data"), 0o700);
+    assert_eq!(mode("data/nested"), 0o700);
+    for file in [
+        "sesame.db",
+        "sesame.db-wal",
+        "sesame.db-shm",
+        "cookie.key",
+        "admin-key.sha256",
+    ] {
+        assert_eq!(mode(&format!("data/nested/{file}")), 0o600, "{file}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[test]

@@ -153,3 +153,40 @@ async fn a_dead_receiver_never_blocks_requests() {
     }
     s.shutdown().await;
 }
+
+/// A receiver that answers with a redirect has not taken the event, and the
+/// redirect is not followed (it could hand the signed body to another host).
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    let (target, seen) = receiver(0).await;
+    let app = Router::new().route(
+        "/hook",
+        post(move || {
+            let target = target.clone();
+            async move { (StatusCode::TEMPORARY_REDIRECT, [("location", target)]) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut config = test_config();
+    let mut h = hook(url);
+    h.max_attempts = 2;
+    config.webhook = Some(h);
+    let s = TestServer::start(config).await;
+    s.create(None).await;
+    let deadline = Instant::now();
+    loop {
+        let (_, m) = s.get("/metrics").await;
+        if m.as_str()
+            .unwrap()
+            .contains("sesame_webhook_failed_total 1")
+        {
+            break;
+        }
+        assert!(deadline.elapsed() < Duration::from_secs(10), "{m}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(seen.lock().is_empty(), "the redirect was followed");
+    s.shutdown().await;
+}

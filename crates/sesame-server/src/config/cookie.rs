@@ -34,7 +34,7 @@ impl From<SameSiteSetting> for SameSite {
 }
 
 /// Cookie settings.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CookieConfig {
     /// Fernet keys, newest first (`sesame keygen` makes one). The first seals,
@@ -58,6 +58,32 @@ pub struct CookieConfig {
     /// Development mode: a cookie without Secure for apps on
     /// `http://localhost`; the client libraries refuse other hosts with it.
     pub development: bool,
+}
+
+/// The keys are never shown, only how many there are.
+impl std::fmt::Debug for CookieConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let CookieConfig {
+            keys,
+            name,
+            secure,
+            http_only,
+            same_site,
+            path,
+            domain,
+            development,
+        } = self;
+        f.debug_struct("CookieConfig")
+            .field("keys", &format_args!("[{} redacted]", keys.len()))
+            .field("name", name)
+            .field("secure", secure)
+            .field("http_only", http_only)
+            .field("same_site", same_site)
+            .field("path", path)
+            .field("domain", domain)
+            .field("development", development)
+            .finish()
+    }
 }
 
 impl Default for CookieConfig {

@@ -90,11 +90,14 @@ impl ConfigError {
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address to listen on.
     pub listen: String,
+    /// A TLS-terminating proxy (or a private network) is in front: no
+    /// warning for listening on a non-loopback address without TLS.
+    pub behind_tls_proxy: bool,
     /// The store URL; default `sqlite://<data_dir>/sesame.db`.
     pub store: Option<String>,
     /// Folder for the embedded store and the first-start admin key.
@@ -117,10 +120,48 @@ pub struct Config {
     pub webhook: Option<WebhookConfig>,
 }
 
+/// Secrets stay out of logs and panics: the store URL's password and secret
+/// query parameters, the cookie keys and the webhook secret are redacted
+/// (their own `Debug` implementations do the rest).
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured, so a new field cannot be forgotten here.
+        let Config {
+            listen,
+            behind_tls_proxy,
+            store,
+            data_dir,
+            log,
+            limits,
+            cleanup,
+            guard,
+            policy,
+            cookie,
+            api_keys,
+            webhook,
+        } = self;
+        f.debug_struct("Config")
+            .field("listen", listen)
+            .field("behind_tls_proxy", behind_tls_proxy)
+            .field("store", &store.as_deref().map(crate::redact::url))
+            .field("data_dir", data_dir)
+            .field("log", log)
+            .field("limits", limits)
+            .field("cleanup", cleanup)
+            .field("guard", guard)
+            .field("policy", policy)
+            .field("cookie", cookie)
+            .field("api_keys", api_keys)
+            .field("webhook", webhook)
+            .finish()
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:7700".into(),
+            behind_tls_proxy: false,
             store: None,
             data_dir: PathBuf::from("./data"),
             log: LogConfig::default(),

@@ -120,6 +120,7 @@ fn the_example_file_is_valid_and_matches_the_defaults() {
 /// with commas).
 const INVALID: &[(&str, &str)] = &[
     ("listen", "\"nowhere\""),
+    ("behind_tls_proxy", "\"maybe\""),
     ("store", "\"ftp://x\""),
     ("data_dir", "\"\""),
     ("log.format", "\"xml\""),
@@ -280,4 +281,59 @@ fn policy_errors_name_the_config_key_not_the_engine_field() {
         ("SESAME_POLICY_BIND_IP_PREFIX_V4", "40"),
     ]);
     assert_eq!(e.setting, "policy.bind_ip_prefix_v4");
+}
+
+#[test]
+fn webhooks_need_https_unless_the_host_is_loopback() {
+    let with_url = |url: &str| {
+        let mut table = base();
+        environment::set_path(&mut table, "webhook.url", Value::String(url.into()));
+        Config::from_table(table)
+    };
+    for ok in [
+        "https://hooks.example.com/sesame",
+        "http://127.0.0.1:9000/hook",
+        "http://127.1.2.3/hook",
+        "http://localhost:8080/hook",
+        "http://[::1]:8080/hook",
+    ] {
+        assert!(with_url(ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "http://hooks.example.com/sesame",
+        "http://10.0.0.5/hook",
+        "http://[2001:db8::1]/hook",
+        "ftp://example.com",
+        "https://",
+        "not a url",
+    ] {
+        let err = with_url(bad).expect_err(bad);
+        assert_eq!(err.setting, "webhook.url", "{bad}: {err}");
+    }
+    let err = with_url("http://hooks.example.com/").unwrap_err();
+    assert!(err.message.contains("https://"), "{err}");
+}
+
+#[test]
+fn debug_output_redacts_keys_and_secrets() {
+    let mut table = base();
+    environment::set_path(
+        &mut table,
+        "store",
+        Value::String("postgres://sesame:db-password@db/x?sslpassword=tls-pass".into()),
+    );
+    let mut config = Config::from_table(table).unwrap();
+    let cookie_key = "a-cookie-key-that-must-not-show";
+    config.cookie.keys = vec![cookie_key.into()];
+    let text = format!("{config:?} {config:#?}");
+    for secret in [cookie_key, "0123456789abcdef", "db-password", "tls-pass"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    // What is not secret is still there to debug with.
+    assert!(
+        text.contains("postgres://sesame:***@db/x?sslpassword=***"),
+        "{text}"
+    );
+    assert!(text.contains("https://example.com/hook"), "{text}");
+    assert!(text.contains("[1 redacted]"), "{text}");
 }

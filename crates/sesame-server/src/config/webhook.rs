@@ -10,10 +10,11 @@ use super::durations::Dur;
 use super::section::{Invalid, Section, ensure};
 
 /// Lifecycle webhook.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
-    /// Where events are POSTed (http or https).
+    /// Where events are POSTed: `https://`, or `http://` to a loopback
+    /// host (`localhost`, 127.0.0.0/8, `::1`). Redirects are not followed.
     pub url: String,
     /// The HMAC-SHA256 secret for the `Sesame-Signature` header.
     pub secret: String,
@@ -29,6 +30,49 @@ pub struct WebhookConfig {
     /// Events waiting for delivery; more are dropped (and counted).
     #[serde(default = "default_queue")]
     pub queue_size: usize,
+}
+
+/// The secret is never shown; the URL's password and secret query
+/// parameters neither.
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let WebhookConfig {
+            url,
+            secret: _,
+            max_attempts,
+            initial_backoff,
+            timeout,
+            queue_size,
+        } = self;
+        f.debug_struct("WebhookConfig")
+            .field("url", &crate::redact::url(url))
+            .field("secret", &"***")
+            .field("max_attempts", max_attempts)
+            .field("initial_backoff", initial_backoff)
+            .field("timeout", timeout)
+            .field("queue_size", queue_size)
+            .finish()
+    }
+}
+
+/// Whether `url` may receive events: `https://`, or `http://` to a loopback
+/// host, where the traffic never leaves the machine.
+fn allowed_url(url: &str) -> Result<(), &'static str> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| "is not a URL")?;
+    let host = parsed.host_str().unwrap_or("");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" if parsed.host().is_some() => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(
+            "must be https:// (http:// only to localhost, 127.0.0.0/8 or ::1): events carry user ids and session ids",
+        ),
+        _ => Err("must be an https:// URL"),
+    }
 }
 
 impl WebhookConfig {
@@ -61,11 +105,7 @@ fn default_queue() -> usize {
 
 impl Section for WebhookConfig {
     fn validate(&self) -> Result<(), Invalid> {
-        ensure(
-            self.url.starts_with("http://") || self.url.starts_with("https://"),
-            "url",
-            "must be an http:// or https:// URL",
-        )?;
+        allowed_url(&self.url).map_err(|message| Invalid::new("url", message))?;
         ensure(
             self.secret.len() >= 16,
             "secret",
