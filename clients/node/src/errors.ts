@@ -140,6 +140,9 @@ export class StoreFull extends SesameUnavailable {}
 /** 503 `timeout`: the service's request timeout passed. */
 export class ServiceTimeout extends SesameUnavailable {}
 
+/** 503 `overloaded`: no concurrency permit was free within the service's queue timeout. */
+export class Overloaded extends SesameUnavailable {}
+
 /** No answer within the client's timeout (code `client_timeout`, status 0). */
 export class RequestTimeout extends SesameUnavailable {
   /**
@@ -203,6 +206,8 @@ export class LimitReached extends RequestRejected {}
 export class DataTooLarge extends RequestRejected {}
 /** 413 `payload_too_large`: the request body is over the service's limit. */
 export class PayloadTooLarge extends RequestRejected {}
+/** 408 `body_timeout`: the request body did not arrive in full within the service's limit. */
+export class BodyTimeout extends RequestRejected {}
 /** 422 `not_an_integer`: increment of a non-integer value, or an overflow. */
 export class NotAnInteger extends RequestRejected {}
 /** 400 `invalid_json`. */
@@ -286,6 +291,7 @@ const PLAIN: Record<string, Plain> = {
   limit_reached: LimitReached,
   data_too_large: DataTooLarge,
   payload_too_large: PayloadTooLarge,
+  body_timeout: BodyTimeout,
   not_an_integer: NotAnInteger,
   invalid_json: InvalidJson,
   invalid_user_id: InvalidUserId,
@@ -322,6 +328,7 @@ const UNAVAILABLE: Record<string, typeof StoreUnavailable> = {
   store_unavailable: StoreUnavailable,
   store_full: StoreFull,
   timeout: ServiceTimeout,
+  overloaded: Overloaded,
 };
 
 /**
