@@ -17,7 +17,9 @@
 #
 # Usage: [SECS=10] [ROUNDS=3] [CONNS=32] [REDIS=url] scripts/bench-counter.sh [TARGETS...]
 # Targets: bare sesame-memory sesame-redis tower-sessions-redis actix-redis
-# (default: all). Needs wrk, curl, python3, redis-server and redis-cli
+# (default: all). With OLD_BIN=<dir> holding a `counter` binary built from
+# another commit, `sesame-memory@old` and `sesame-redis@old` run that one in
+# the same interleaved rounds. Needs wrk, curl, python3, redis-server and redis-cli
 # (scripts/bench-packages.sh installs what is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,15 +30,17 @@ TARGETS=${*:-bare sesame-memory sesame-redis tower-sessions-redis actix-redis}
 UA="counter-bench/1.0"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 scripts/bench-packages.sh
-cargo build --release -q -p sesame-bench --bin counter
-case " $TARGETS " in
-  *" tower-sessions-redis "* | *" actix-redis "*)
-    cargo build --release -q --manifest-path crates/sesame-bench/peers/Cargo.toml ;;
-esac
+if [ -z "${NO_BUILD:-}" ]; then # NO_BUILD=1: run the binaries already built
+  cargo build --release -q -p sesame-bench --bin counter
+  case " $TARGETS " in
+    *" tower-sessions-redis "* | *" actix-redis "*)
+      cargo build --release -q --manifest-path crates/sesame-bench/peers/Cargo.toml ;;
+  esac
+fi
 BIN=$CARGO_TARGET_DIR/release
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
@@ -58,6 +62,8 @@ for target in $TARGETS; do
   case $target in
     bare | sesame-memory) "$BIN/counter" "$target" "127.0.0.1:$port" >/dev/null & pids+=($!) ;;
     sesame-redis) "$BIN/counter" "$target" "127.0.0.1:$port" "$REDIS" >/dev/null & pids+=($!) ;;
+    sesame-memory@old) "$OLD_BIN/counter" sesame-memory "127.0.0.1:$port" >/dev/null & pids+=($!) ;;
+    sesame-redis@old) "$OLD_BIN/counter" sesame-redis "127.0.0.1:$port" "$REDIS" >/dev/null & pids+=($!) ;;
     tower-sessions-redis | actix-redis) "$BIN/peer-counter" "$target" "127.0.0.1:$port" "$REDIS" >/dev/null & pids+=($!) ;;
     *) echo "unknown target $target" >&2; exit 2 ;;
   esac

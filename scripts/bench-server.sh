@@ -6,8 +6,11 @@
 # SECS seconds at 32 connections against every target in turn (peak), so a
 # slow spell of the shared machine hits all targets alike; the figure of a
 # target is its median round. Last, the fixed-rate client runs each target at
-# half its median peak for p50/p99, in interleaved rounds too. Needs wrk (apt-get install -y wrk) and
-# python3. Usage: [SECS=5] [ROUNDS=5] scripts/bench-server.sh [STORES...]
+# half its median peak for p50/p99, in interleaved rounds too. Needs wrk
+# (scripts/bench-packages.sh) and python3. Usage: [SECS=5] [ROUNDS=5]
+# [REDIS=redis://127.0.0.1:6379] scripts/bench-server.sh [STORES...], a store
+# being memory, sqlite, redis (the REDIS server, under a key prefix of this
+# run) or any store URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${SECS:-5}
@@ -15,6 +18,7 @@ ROUNDS=${ROUNDS:-5}
 CONNS=32
 STORES=${*:-memory sqlite}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+scripts/bench-packages.sh
 cargo build --release -q -p sesame-server --bin sesame --example bare --example rate_client
 BIN=$CARGO_TARGET_DIR/release
 work=$(mktemp -d)
@@ -50,6 +54,7 @@ for store in $STORES; do
   case $store in
     memory) url_store=memory:// ;;
     sqlite) url_store="sqlite://$work/bench.db" ;;
+    redis) url_store="${REDIS:-redis://127.0.0.1:6379}?prefix=sesame-bench-server:$$:" ;;
     *) url_store=$store ;;
   esac
   cat >"$work/sesame-$port.toml" <<TOML
