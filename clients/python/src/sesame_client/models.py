@@ -13,7 +13,7 @@ result does not log a live session.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from types import UnionType
 from typing import Any, Self, Union, cast, get_args, get_origin, get_type_hints
@@ -43,34 +43,60 @@ def _obj(value: object, what: str) -> JsonObject:
     return value
 
 
-def _check(value: object, hint: object, where: str) -> object:
-    """``value`` if it has the type ``hint`` (as the models use them), parsed into a model
-    where the hint is one; else :class:`ProtocolError` naming ``where``."""
+Checker = Callable[[object, str], object]
+
+
+def _fail(where: str, hint: object, value: object) -> ProtocolError:
+    return ProtocolError(f"{where}: expected {hint}, got {type(value).__name__}")
+
+
+def _checker(hint: object) -> Checker:
+    """A function that returns a value if it has the type ``hint`` (as the models use
+    them), parsed into a model where the hint is one, and else raises
+    :class:`ProtocolError` naming where. Made once per field; parsing only calls them."""
     origin, args = get_origin(hint), get_args(hint)
     if origin in (UnionType, Union):
-        if value is None and type(None) in args:
-            return None
         (inner,) = [a for a in args if a is not type(None)]
-        return _check(value, inner, where)
+        check = _checker(inner)
+        return lambda v, where: None if v is None else check(v, where)
     if isinstance(hint, type) and issubclass(hint, _Model):
-        return hint.from_json(value)
-    if hint is bool:
-        ok = isinstance(value, bool)
-    elif hint is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif hint is str:
-        ok = isinstance(value, str)
-    elif origin is list:
-        ok = isinstance(value, list) and all(isinstance(x, str) for x in value)
-    elif origin in (dict, Mapping):
-        ok = isinstance(value, dict) and (
-            args[1] is Any or all(isinstance(v, str) for v in value.values())
-        )
-    else:  # pragma: no cover - a model field of a type this parser does not know
-        raise TypeError(f"{where}: unsupported field type {hint!r}")
-    if not ok:
-        raise ProtocolError(f"{where}: expected {hint}, got {type(value).__name__}")
-    return value
+        model = hint
+        return lambda v, where: model.from_json(v)
+    if hint is int:
+
+        def whole(v: object, where: str) -> object:
+            if isinstance(v, int) and not isinstance(v, bool):
+                return v
+            raise _fail(where, hint, v)
+
+        return whole
+    if hint is str or hint is bool:
+        kind = cast("type", hint)
+
+        def exact(v: object, where: str) -> object:
+            if isinstance(v, kind):
+                return v
+            raise _fail(where, hint, v)
+
+        return exact
+    if origin not in (list, dict, Mapping):  # pragma: no cover - a model's own mistake
+        raise TypeError(f"unsupported field type {hint!r}")
+    strings = origin is list or args[1] is str
+    container = list if origin is list else dict
+
+    def collection(v: object, where: str) -> object:
+        if isinstance(v, container):
+            items = v if isinstance(v, list) else v.values()
+            if not strings or all(isinstance(x, str) for x in items):
+                return v
+        raise _fail(where, hint, v)
+
+    return collection
+
+
+def _check(value: object, hint: object, where: str) -> object:
+    """``value`` checked against ``hint`` (see :func:`_checker`)."""
+    return _checker(hint)(value, where)
 
 
 class _Model:
@@ -81,31 +107,37 @@ class _Model:
 
     @classmethod
     def from_json(cls, value: object) -> Self:
-        """Parses the JSON object of this schema."""
+        """Parses the JSON object of this schema. An absent field takes its default (a
+        newer server's optional field, no hints), or ``None``, which only an optional
+        field accepts."""
         d = _obj(value, cls.__name__)
-        hints = _hints(cls)
-        kwargs = {
-            f.name: _check(d.get(f.name, _absent(f)), hints[f.name], f"{cls.__name__}.{f.name}")
-            for f in fields(cls)  # type: ignore[arg-type] # every model is a dataclass
-        }
+        kwargs = {}
+        for name, check, absent, where in _plan(cls):
+            v = d[name] if name in d else (absent() if callable(absent) else absent)
+            kwargs[name] = check(v, where)
         return cls(**kwargs)
 
 
-_HINTS: dict[type, dict[str, object]] = {}
+Absent = object | Callable[[], object]
+_PLANS: dict[type, list[tuple[str, Checker, Absent, str]]] = {}
 
 
-def _hints(cls: type) -> dict[str, object]:
-    hints = _HINTS.get(cls)
-    if hints is None:
-        hints = _HINTS[cls] = get_type_hints(cls)
-    return hints
+def _plan(cls: type) -> list[tuple[str, Checker, Absent, str]]:
+    """Each field of the model ``cls``: its name, checker, default (or default factory),
+    and name for errors. Made once per class."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = get_type_hints(cls)
+        plan = _PLANS[cls] = [
+            (f.name, _checker(hints[f.name]), _absent(f), f"{cls.__name__}.{f.name}")
+            for f in fields(cls)
+        ]
+    return plan
 
 
-def _absent(f: Field[Any]) -> object:
-    """An absent field: its default if it has one (hints, a newer server's optional
-    fields), else ``None`` (refused unless the field is optional)."""
+def _absent(f: Field[Any]) -> Absent:
     if f.default_factory is not MISSING:
-        return f.default_factory()
+        return f.default_factory
     return None if f.default is MISSING else f.default
 
 
