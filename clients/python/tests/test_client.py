@@ -12,7 +12,7 @@ import httpx
 import pytest
 from conftest import UA, Server, ServerFactory, free_port
 
-from sesame_client import AsyncSesame, Cookie, Device, Sesame, Token
+from sesame_client import AsyncSesame, Cookie, Device, Sesame, Token, _calls
 from sesame_client import errors as e
 
 DEVICE = Device(user_agent=UA, ip="203.0.113.7", hints={"platform": "Linux"})
@@ -303,3 +303,18 @@ def test_errors_map_every_code_of_the_document() -> None:
     assert type(error) is e.SessionRefused
     proxy = e.error_from_response(502, "<html>", None)
     assert isinstance(proxy, e.SesameUnavailable)
+
+
+def test_what_sesame_did_not_start_is_retried_for_every_operation() -> None:
+    from sesame_client._base import Settings
+
+    settings = Settings("http://127.0.0.1:1", "sk", 5, 1, 2, 1.0, 10, 60)
+    create = _calls.create("u", None, None)  # not idempotent
+    overloaded = e.error_from_response(503, {"code": "overloaded", "message": "m"}, "1")
+    assert isinstance(overloaded, e.Overloaded)
+    assert _calls.next_wait(create, overloaded, 0, settings) == 1.0
+    unavailable = e.error_from_response(503, {"code": "store_unavailable", "message": "m"}, "1")
+    with pytest.raises(e.StoreUnavailable):
+        _calls.next_wait(create, unavailable, 0, settings)
+    with pytest.raises(e.Overloaded):
+        _calls.next_wait(create, overloaded, 2, settings)  # retries spent

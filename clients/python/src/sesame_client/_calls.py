@@ -8,6 +8,8 @@ Retry rules (the reason for ``Call.idempotent``):
 
 - A failure before the request left (connection refused, connect or pool timeout) is
   retried for every operation: sesame never saw it.
+- A 503 ``overloaded`` and a 408 ``body_timeout`` are retried for every operation too:
+  sesame says it did not start the request.
 - A failure after it may have arrived (read timeout, dropped connection) and a 503
   ``store_unavailable`` / ``timeout`` are retried only for idempotent operations: get,
   patch (it sets and removes keys: applying it twice changes nothing), end, the cookie
@@ -33,7 +35,9 @@ from . import models
 from ._base import Settings
 from .credentials import Credential, Token
 from .errors import (
+    BodyTimeout,
     ConnectionFailed,
+    Overloaded,
     ProtocolError,
     ServiceTimeout,
     SesameError,
@@ -353,10 +357,15 @@ def retry_wait(
     call: Call[Any], error: SesameError, attempt: int, retries: int, max_wait: float
 ) -> float | None:
     """How long to wait before retrying after ``error``, or ``None`` to raise it."""
-    if attempt >= retries or not call.idempotent:
+    if attempt >= retries:
         return None
-    retryable = isinstance(error, StoreUnavailable | ServiceTimeout) or (
-        type(error) is SesameUnavailable
+    # Sesame did not start these: safe to send again whatever the operation.
+    not_started = isinstance(error, Overloaded | BodyTimeout)
+    retryable = not_started or (
+        call.idempotent
+        and (
+            isinstance(error, StoreUnavailable | ServiceTimeout) or type(error) is SesameUnavailable
+        )
     )
     if not retryable:
         return None

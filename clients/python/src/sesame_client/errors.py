@@ -8,8 +8,8 @@ on types instead of strings. The families say what an app should do:
   cookie (``clear_cookie`` is the complete ``Set-Cookie`` value for that) and send them to
   the login page. :class:`SessionEnded` carries the ``reason`` the session ended.
 - :class:`SesameUnavailable`: sesame cannot answer now (store down or full, a timeout,
-  the service unreachable, or this app server blocked for sending too many invalid
-  tokens). Not the user's fault and not a bug in the app: answer 503, retry later.
+  sesame overloaded, the service unreachable, or this app server blocked for sending too
+  many invalid tokens). Not the user's fault and not a bug in the app: answer 503, retry later.
 - :class:`ApiKeyError`: the app's API key is missing, unknown or lacks a scope: a
   configuration error.
 - The others are errors in the request the app sent (:class:`BadRequest`,
@@ -27,6 +27,7 @@ __all__ = [
     "ApiError",
     "ApiKeyError",
     "BadRequest",
+    "BodyTimeout",
     "Conflict",
     "ConnectionFailed",
     "CookiePolicyError",
@@ -49,6 +50,7 @@ __all__ = [
     "MissingApiKey",
     "NotAnInteger",
     "NotFound",
+    "Overloaded",
     "PayloadTooLarge",
     "ProtocolError",
     "SecurityEvent",
@@ -315,6 +317,16 @@ class ServiceTimeout(ApiError, SesameUnavailable):
     """``timeout`` (503): sesame took longer than its request timeout."""
 
 
+class Overloaded(ApiError, SesameUnavailable):
+    """``overloaded`` (503): sesame had no room for the request within its queue timeout
+    and did not start it (so retrying is safe for every operation)."""
+
+
+class BodyTimeout(ApiError, SesameUnavailable):
+    """``body_timeout`` (408): the request's body did not reach sesame in time (a slow or
+    broken network between the app and sesame); sesame did not act on it."""
+
+
 class TooManyInvalidTokens(ApiError, SesameUnavailable):
     """``too_many_invalid_tokens`` (429): this app server's address sent too many invalid
     tokens and is blocked for ``retry_after`` seconds."""
@@ -355,6 +367,8 @@ ERRORS_BY_CODE: dict[str, type[ApiError]] = {
     "store_unavailable": StoreUnavailable,
     "store_full": StoreFull,
     "timeout": ServiceTimeout,
+    "overloaded": Overloaded,
+    "body_timeout": BodyTimeout,
     "too_many_invalid_tokens": TooManyInvalidTokens,
 }
 
