@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sesame_redis::{RedisConfig, RedisStore};
 
-sesame::store_conformance_tests!(|| async {
+async fn store() -> Option<RedisStore> {
     let url = sesame::testing::service_url("SESAME_TEST_REDIS_URL")?;
     let prefix = format!("sesame-test:{}:", sesame::testing::unique_suffix());
     let store = RedisStore::connect_with(
@@ -22,4 +22,7 @@ sesame::store_conformance_tests!(|| async {
     .expect("connect to SESAME_TEST_REDIS_URL");
     assert!(!store.is_cluster());
     Some(store)
-});
+}
+
+sesame::store_conformance_tests!(store);
+sesame::store_history_tests!(store);

@@ -4,6 +4,7 @@
 mod common;
 
 sesame::store_conformance_tests!(|| common::mysql());
+sesame::store_history_tests!(|| common::mysql());
 
 mod specific {
     use super::common;

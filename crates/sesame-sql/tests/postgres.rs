@@ -4,6 +4,7 @@
 mod common;
 
 sesame::store_conformance_tests!(|| common::postgres());
+sesame::store_history_tests!(|| common::postgres());
 
 mod specific {
     use super::common;

@@ -3,6 +3,7 @@
 mod common;
 
 sesame::store_conformance_tests!(|| common::sqlite());
+sesame::store_history_tests!(|| common::sqlite());
 
 mod specific {
     use sesame::{Error, Manager, Policy};

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::Harness;
 pub use super::combined::*;
 pub use super::concurrency::*;
+pub use super::histories::*;
 use crate::data::Patch;
 use crate::device::{DeviceBinding, DeviceInfo, MismatchAction};
 use crate::events::SessionEvent;

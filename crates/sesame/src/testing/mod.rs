@@ -13,12 +13,19 @@
 //! [`ManualClock`], so expiry is tested by moving time, never by sleeping. The
 //! concurrent cases (200 creates against a cap of 5, 50 × 100 patches,
 //! 50 × 100 increments, racing rotations, 600 combined loads and writes) run
-//! on a multi-threaded runtime.
+//! on a multi-threaded runtime. Two more cases record histories of random
+//! concurrent operations on single sessions — one clean, one with calls
+//! abandoned mid-flight — and check them with the [`linearizability`]
+//! checker; `store_history_tests!` adds the histories of every operation
+//! (binding caps, "log out everywhere") for stores that do those in one
+//! atomic step.
 
 pub mod cases;
 mod combined;
 mod concurrency;
 pub mod errors;
+mod histories;
+pub mod linearizability;
 
 use std::sync::Arc;
 
@@ -159,9 +166,35 @@ macro_rules! store_conformance_tests {
             load_and_write_writes_with_the_load,
             load_and_write_refuses_what_load_refuses,
             concurrent_load_and_writes_lose_nothing,
+            single_session_histories_are_linearizable,
+            single_session_histories_with_abandoned_calls_are_linearizable,
         );
     };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {
+        $crate::store_cases!($factory; $($case),+);
+    };
+}
+
+/// The history cases of every operation — binding caps, "log out
+/// everywhere" — for a store whose cap and per-user operations are one
+/// atomic step (memory, SQL, standalone Redis). Redis Cluster and Memcached
+/// run them in several steps and document what that allows; they run only
+/// the single-session histories of [`store_conformance_tests!`].
+#[macro_export]
+macro_rules! store_history_tests {
+    ($factory:expr) => {
+        $crate::store_cases!($factory;
+            histories_are_linearizable,
+            histories_with_abandoned_calls_are_linearizable,
+        );
+    };
+}
+
+/// One `#[tokio::test]` per named case of `sesame::testing::cases`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! store_cases {
+    ($factory:expr; $($case:ident),+ $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
