@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs with apt-get what the tests need and the machine may lack: memcached,
-# the Redis tools (redis-cli, redis-benchmark) for the cluster script, Chromium
+# the Redis tools (redis-cli, redis-benchmark) for the cluster script, redis-sentinel
+# for the Sentinel script and failover tests, Chromium
 # and ChromeDriver for the browser test, Node.js and npm for clients/node.
 set -euo pipefail
 need=()
 command -v memcached >/dev/null || need+=(memcached)
 command -v redis-cli >/dev/null || need+=(redis-tools)
+command -v redis-sentinel >/dev/null || need+=(redis-sentinel)
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 command -v node >/dev/null || need+=(nodejs)
