@@ -52,7 +52,10 @@ impl Builder {
 }
 
 fn create(n: u8) -> Op {
-    Op::Create { id: id(n), cap: CAP }
+    Op::Create {
+        id: id(n),
+        cap: CAP,
+    }
 }
 
 fn created() -> Outcome {
@@ -156,9 +159,13 @@ fn an_end_whose_answer_was_lost_may_or_may_not_have_happened() {
 
 #[test]
 fn a_create_past_the_cap_must_evict_exactly_the_excess() {
-    let base = Builder::new()
-        .op(0, 0, Some(1), create(1), created())
-        .op(0, 2, Some(3), create(2), created());
+    let base = Builder::new().op(0, 0, Some(1), create(1), created()).op(
+        0,
+        2,
+        Some(3),
+        create(2),
+        created(),
+    );
     let evicting = base.op(
         0,
         4,

@@ -134,7 +134,9 @@ fn check_partition(user: &str, entries: &[&Entry]) -> Result<(), Anomaly> {
     let mut stack = vec![start];
     let mut best: Option<(usize, Done)> = None;
     while let Some((state, done)) = stack.pop() {
-        let explained = (0..n).filter(|&i| done.has(i) && completed[i].is_some()).count();
+        let explained = (0..n)
+            .filter(|&i| done.has(i) && completed[i].is_some())
+            .count();
         if explained == required {
             return Ok(());
         }
@@ -163,8 +165,9 @@ fn check_partition(user: &str, entries: &[&Entry]) -> Result<(), Anomaly> {
         // answer first and the answered ones latest-invoked first, so the
         // search tries the real-time order of answered calls before
         // anything else (it usually is the linearization).
-        let (lost, answered): (Vec<usize>, Vec<usize>) =
-            candidates.into_iter().partition(|&i| completed[i].is_none());
+        let (lost, answered): (Vec<usize>, Vec<usize>) = candidates
+            .into_iter()
+            .partition(|&i| completed[i].is_none());
         for i in lost.into_iter().chain(answered.into_iter().rev()) {
             for next in step(&state, &order[i].op, &order[i].outcome) {
                 // A call with a lost answer that would change nothing is
@@ -197,7 +200,9 @@ fn check_partition(user: &str, entries: &[&Entry]) -> Result<(), Anomaly> {
         .filter(|e| e.op.sessions().iter().any(|s| ids.contains(s)))
         .take(60)
         .map(|e| {
-            let end = e.completed.map_or("?".to_owned(), |c| micros(c).to_string());
+            let end = e
+                .completed
+                .map_or("?".to_owned(), |c| micros(c).to_string());
             format!("[{}..{end}] {e}", micros(e.invoked))
         })
         .collect();

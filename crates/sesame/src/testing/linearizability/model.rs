@@ -194,7 +194,12 @@ fn write(
     }
 }
 
-fn rotate(state: &UserState, from: &SessionId, to: SessionId, outcome: &Outcome) -> Option<UserState> {
+fn rotate(
+    state: &UserState,
+    from: &SessionId,
+    to: SessionId,
+    outcome: &Outcome,
+) -> Option<UserState> {
     let Some(Slot::Live { version, data }) = state.sessions.get(from) else {
         return (state.read(from) == *outcome).then(|| state.clone());
     };

@@ -282,7 +282,17 @@ pub async fn record(store: Arc<dyn Store>, workload: &Workload) -> History {
     for user in 0..pools.users.len() {
         let ids = pools.ids[user].lock().clone();
         for id in ids {
-            let entry = call(&*store, usize::MAX, &pools, user, Op::Load { id }, &reader, &mut rng, &t).await;
+            let entry = call(
+                &*store,
+                usize::MAX,
+                &pools,
+                user,
+                Op::Load { id },
+                &reader,
+                &mut rng,
+                &t,
+            )
+            .await;
             history.entries.push(entry);
         }
     }
