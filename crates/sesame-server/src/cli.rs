@@ -171,7 +171,9 @@ impl From<ConfigError> for Failure {
 impl From<crate::stores::OpenError> for Failure {
     fn from(e: crate::stores::OpenError) -> Self {
         match e {
-            crate::stores::OpenError::Config(c) => Failure::Config(c),
+            crate::stores::OpenError::Url(message) => {
+                Failure::Config(ConfigError::new("store", message))
+            }
             // The store refused the URL itself (a bad prefix, a bad option).
             crate::stores::OpenError::Store(sesame::Error::Config(text)) => {
                 Failure::Config(ConfigError::new("store", text))

@@ -9,7 +9,7 @@
 //! | --- | --- |
 //! | [`config`] | TOML file < `SESAME_*` env < flags; every error names its setting |
 //! | [`bootstrap`] | first start without keys: admin key printed once, cookie key made |
-//! | [`stores`] | the store factory: one URL scheme, one match arm |
+//! | [`stores`] | the store factory: one table row per URL scheme (open, migrate, networked) |
 //! | [`private_fs`] | the data folder 0700, database and key files 0600 |
 //! | [`redact`] | passwords and secret query parameters out of printed URLs |
 //! | [`pending`] | a networked store unreachable at start-up: serve 503, connect in the background |

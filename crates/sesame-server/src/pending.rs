@@ -243,6 +243,12 @@ impl Store for Pending {
     async fn ping(&self) -> Result<()> {
         self.get()?.ping().await
     }
+
+    async fn close(&self) {
+        if let Some(store) = self.store.get() {
+            store.close().await;
+        }
+    }
 }
 
 #[cfg(test)]

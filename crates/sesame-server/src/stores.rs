@@ -1,13 +1,18 @@
 //! The store factory: a URL chooses the store.
 //!
-//! Each scheme is one match arm that hands the URL to the crate providing the
-//! store, so adding a store is one arm here and one dependency. Every CLI
-//! command opens its store through [`open`], which is why the CLI works
-//! against the configured store directly, and fails at once when it is down.
-//! The server opens it through [`open_for_serve`], which starts anyway when a
-//! networked store does not answer yet (see [`crate::pending`]).
+//! [`SCHEMES`] is the one table of stores: for each URL scheme, the store's
+//! kind, whether it lives in another process (networked), how to open it and
+//! how to migrate its schema. Adding a store is one row here (and its crate
+//! as a dependency). Every CLI command opens its store through [`open`],
+//! which is why the CLI works against the configured store directly and fails
+//! at once when it is down. The server opens it through [`open_for_serve`],
+//! which starts anyway when a networked store does not answer yet (see
+//! [`crate::pending`]). A store's connections are released through
+//! [`sesame::Store::close`], so the server keeps nothing but the `dyn Store`.
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use sesame::{MemoryStore, Store};
@@ -15,28 +20,29 @@ use sesame_memcached::MemcachedStore;
 use sesame_redis::{RedisConfig, RedisStore};
 use sesame_sql::{SqlConfig, SqlStore};
 
-use crate::config::ConfigError;
-
 /// An opened store, with what the server needs to know about it.
 #[derive(Clone)]
 pub struct StoreHandle {
     /// The store.
     pub store: Arc<dyn Store>,
-    /// The URL scheme it was opened with (for logs and metrics).
+    /// The store's kind (for logs and metrics): a [`Scheme::kind`].
     pub kind: &'static str,
     /// Counts live sessions, when the store can do so cheaply.
     pub live_count: Option<Arc<dyn Fn() -> i64 + Send + Sync>>,
-    /// The SQL store, closed on shutdown: its inline SQLite readers first,
-    /// then the pools, so the last connection to go can remove the WAL files.
-    pub sql: Option<SqlStore>,
 }
 
 impl StoreHandle {
+    fn new(store: impl Store, kind: &'static str) -> Self {
+        Self {
+            store: Arc::new(store),
+            kind,
+            live_count: None,
+        }
+    }
+
     /// Releases the store's connections (after the last request).
     pub async fn close(&self) {
-        if let Some(sql) = &self.sql {
-            sql.close().await;
-        }
+        self.store.close().await;
     }
 }
 
@@ -48,25 +54,275 @@ impl std::fmt::Debug for StoreHandle {
     }
 }
 
-/// The schemes this build knows.
-pub const SCHEMES: &[&str] = &[
-    "sqlite",
-    "memory",
-    "postgres",
-    "postgresql",
-    "mysql",
-    "mariadb",
-    "redis",
-    "rediss",
-    "redis+cluster",
-    "rediss+cluster",
-    "memcached",
-    "memcache",
+/// What opening a store gives.
+pub type Opening = Pin<Box<dyn Future<Output = Result<StoreHandle, OpenError>> + Send>>;
+/// What migrating a store gives: how many migrations ran.
+pub type Migrating = Pin<Box<dyn Future<Output = Result<u32, OpenError>> + Send>>;
+
+/// One URL scheme's store: a row of [`SCHEMES`].
+pub struct Scheme {
+    /// The URL schemes that name it (`postgres`, `postgresql`).
+    pub names: &'static [&'static str],
+    /// Its kind, for logs, metrics and messages.
+    pub kind: &'static str,
+    /// It lives in another process and may come later: `serve` starts
+    /// without it ([`crate::pending`]). A local store opens or it does not.
+    pub networked: bool,
+    /// Opens the store at a URL; with `create`, makes what it needs (the
+    /// SQLite file, the schema).
+    pub open: fn(String, bool) -> Opening,
+    /// Applies its schema migrations; `None`: it has no schema.
+    pub migrate: Option<fn(String) -> Migrating>,
+}
+
+/// Every store this build has, by URL scheme.
+pub const SCHEMES: &[Scheme] = &[
+    Scheme {
+        names: &["sqlite"],
+        kind: "sqlite",
+        networked: false,
+        open: |url, create| Box::pin(open_sqlite(url, create)),
+        migrate: Some(|url| Box::pin(migrate_sql(url, "sqlite"))),
+    },
+    Scheme {
+        names: &["memory"],
+        kind: "memory",
+        networked: false,
+        open: |_, _| Box::pin(async { Ok(open_memory()) }),
+        migrate: None,
+    },
+    Scheme {
+        names: &["postgres", "postgresql"],
+        kind: "postgres",
+        networked: true,
+        open: |url, create| Box::pin(open_sql(url, create, "postgres")),
+        migrate: Some(|url| Box::pin(migrate_sql(url, "postgres"))),
+    },
+    Scheme {
+        names: &["mysql", "mariadb"],
+        kind: "mysql",
+        networked: true,
+        open: |url, create| Box::pin(open_sql(url, create, "mysql")),
+        migrate: Some(|url| Box::pin(migrate_sql(url, "mysql"))),
+    },
+    Scheme {
+        names: &["redis", "rediss"],
+        kind: "redis",
+        networked: true,
+        open: |url, _| Box::pin(open_redis(url)),
+        migrate: None,
+    },
+    Scheme {
+        names: &["redis+cluster", "rediss+cluster"],
+        kind: "redis+cluster",
+        networked: true,
+        open: |url, _| Box::pin(open_redis(url)),
+        migrate: None,
+    },
+    Scheme {
+        names: &["memcached", "memcache"],
+        kind: "memcached",
+        networked: true,
+        open: |url, _| {
+            Box::pin(async move {
+                Ok(StoreHandle::new(
+                    MemcachedStore::connect(&url).await?,
+                    "memcached",
+                ))
+            })
+        },
+        migrate: None,
+    },
 ];
 
 /// The default store URL for a data folder: the embedded SQLite file.
 pub fn default_url(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join("sesame.db").display())
+}
+
+fn scheme_names() -> String {
+    SCHEMES
+        .iter()
+        .flat_map(|s| s.names.iter().copied())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The row of [`SCHEMES`] for `url`.
+///
+/// # Errors
+/// A message for the `store` setting: not a URL, or a scheme this build
+/// does not have.
+pub fn scheme(url: &str) -> Result<&'static Scheme, String> {
+    let (name, _) = url.split_once("://").ok_or_else(|| {
+        format!(
+            "{url:?} is not a URL like memory:// (schemes: {})",
+            scheme_names()
+        )
+    })?;
+    SCHEMES
+        .iter()
+        .find(|s| s.names.contains(&name))
+        .ok_or_else(|| {
+            format!(
+                "unknown store scheme {name:?}; this build has: {}",
+                scheme_names()
+            )
+        })
+}
+
+/// Checks that the URL names a store this build has.
+///
+/// # Errors
+/// The message of [`scheme`].
+pub fn check_url(url: &str) -> Result<(), String> {
+    scheme(url).map(drop)
+}
+
+/// An error opening a store.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL names no store of this build.
+    #[error("{0}")]
+    Url(String),
+    /// The store did not open. The text gives the whole cause chain (e.g.
+    /// "connection refused"), which the bare error does not.
+    #[error("cannot open the store: {}", detail(.0))]
+    Store(#[from] sesame::Error),
+    /// The database does not exist yet.
+    #[error("{0}")]
+    Missing(String),
+}
+
+/// Opens the store at `url`. With `create`, makes what the store needs (the
+/// SQLite file, the schema); without, the database must exist (CLI commands
+/// never create an empty database by accident).
+///
+/// # Errors
+/// [`OpenError`]: the URL, the store's own refusal, or a missing database.
+pub async fn open(url: &str, create: bool) -> Result<StoreHandle, OpenError> {
+    let scheme = scheme(url).map_err(OpenError::Url)?;
+    (scheme.open)(url.to_owned(), create).await
+}
+
+/// An error and its causes, joined by `: ` (for logs and the CLI; the API
+/// never shows it).
+pub fn detail(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// Opens the store `sesame serve` runs on, creating what it needs. A
+/// networked store that is unreachable (`StoreUnavailable`) does not stop the
+/// server: it gets a [`crate::pending::Pending`] store that connects in the
+/// background and answers 503 until then. Any other failure (a bad URL, an
+/// SQLite file that cannot be opened, a failed migration) is returned.
+///
+/// # Errors
+/// As [`open`], except an unreachable networked store.
+pub async fn open_for_serve(url: &str) -> Result<StoreHandle, OpenError> {
+    match open(url, true).await {
+        Err(OpenError::Store(e @ sesame::Error::StoreUnavailable(_))) => {
+            let scheme = scheme(url).map_err(OpenError::Url)?;
+            if !scheme.networked {
+                return Err(OpenError::Store(e));
+            }
+            Ok(StoreHandle {
+                store: crate::pending::Pending::start(url.to_owned(), scheme.kind, &e),
+                kind: scheme.kind,
+                live_count: None,
+            })
+        }
+        other => other,
+    }
+}
+
+/// Applies the store's schema migrations; a message saying what was done.
+///
+/// # Errors
+/// As [`open`], and a failed migration.
+pub async fn migrate(url: &str) -> Result<String, OpenError> {
+    let scheme = scheme(url).map_err(OpenError::Url)?;
+    match scheme.migrate {
+        Some(migrate) => {
+            let ran = migrate(url.to_owned()).await?;
+            Ok(format!(
+                "{}: {ran} migration(s) applied; the schema is current",
+                scheme.kind
+            ))
+        }
+        None => {
+            let handle = open(url, true).await?;
+            handle.close().await;
+            Ok(format!("{}: nothing to migrate", handle.kind))
+        }
+    }
+}
+
+fn open_memory() -> StoreHandle {
+    let store = Arc::new(MemoryStore::new());
+    let counted = Arc::clone(&store);
+    StoreHandle {
+        store,
+        kind: "memory",
+        live_count: Some(Arc::new(move || {
+            i64::try_from(counted.live_sessions()).unwrap_or(i64::MAX)
+        })),
+    }
+}
+
+/// The URL and config an SQL store of `kind` is opened with: SQLite's file
+/// mode (created or not), PostgreSQL's and MySQL's `schema=`.
+fn sql_target(url: &str, create: bool, kind: &str) -> Result<(String, SqlConfig), OpenError> {
+    let config = SqlConfig::default().with_migrate(create);
+    if kind == "sqlite" {
+        let url = sqlite_url(url, create)?;
+        if create {
+            create_parent(&url)?;
+        }
+        Ok((url, config))
+    } else {
+        Ok(with_schema(url, config))
+    }
+}
+
+async fn open_sql(url: String, create: bool, kind: &'static str) -> Result<StoreHandle, OpenError> {
+    let (url, config) = sql_target(&url, create, kind)?;
+    Ok(StoreHandle::new(
+        SqlStore::connect_with(&url, config).await?,
+        kind,
+    ))
+}
+
+async fn open_sqlite(url: String, create: bool) -> Result<StoreHandle, OpenError> {
+    open_sql(url, create, "sqlite").await
+}
+
+async fn migrate_sql(url: String, kind: &'static str) -> Result<u32, OpenError> {
+    let (url, config) = sql_target(&url, true, kind)?;
+    let store = SqlStore::connect_with(&url, config.with_migrate(false)).await?;
+    let ran = store.migrate().await;
+    store.close().await;
+    Ok(ran?)
+}
+
+async fn open_redis(url: String) -> Result<StoreHandle, OpenError> {
+    let store = RedisStore::connect_with(redis_config(&url)?).await?;
+    let kind = if store.is_cluster() {
+        "redis+cluster"
+    } else {
+        "redis"
+    };
+    Ok(StoreHandle::new(store, kind))
 }
 
 /// The SQLite URL sqlx needs: `mode=rwc` creates the file, `mode=rw` wants
@@ -87,167 +343,6 @@ fn sqlite_url(url: &str, create: bool) -> Result<String, OpenError> {
     let sep = if url.contains('?') { '&' } else { '?' };
     let mode = if create { "rwc" } else { "rw" };
     Ok(format!("{url}{sep}mode={mode}"))
-}
-
-fn scheme(url: &str) -> Result<&str, ConfigError> {
-    url.split_once("://").map(|(s, _)| s).ok_or_else(|| {
-        ConfigError::new(
-            "store",
-            format!(
-                "{url:?} is not a URL like memory:// (schemes: {})",
-                SCHEMES.join(", ")
-            ),
-        )
-    })
-}
-
-/// Checks that the URL names a store this build has.
-pub fn check_url(url: &str) -> Result<(), ConfigError> {
-    let s = scheme(url)?;
-    if SCHEMES.contains(&s) {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            "store",
-            format!(
-                "unknown store scheme {s:?}; this build has: {}",
-                SCHEMES.join(", ")
-            ),
-        ))
-    }
-}
-
-/// An error opening a store.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    /// The URL is wrong.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The store did not open. The text gives the whole cause chain (e.g.
-    /// "connection refused"), which the bare error does not.
-    #[error("cannot open the store: {}", detail(.0))]
-    Store(#[from] sesame::Error),
-    /// The database does not exist yet.
-    #[error("{0}")]
-    Missing(String),
-}
-
-/// Opens the store at `url`. With `create`, makes what the store needs (the
-/// SQLite file, the schema); without, the database must exist (CLI commands
-/// never create an empty database by accident).
-pub async fn open(url: &str, create: bool) -> Result<StoreHandle, OpenError> {
-    let sql_config = SqlConfig::default().with_migrate(create);
-    match scheme(url)? {
-        "memory" => {
-            let store = Arc::new(MemoryStore::new());
-            let counted = Arc::clone(&store);
-            Ok(StoreHandle {
-                store,
-                kind: "memory",
-                live_count: Some(Arc::new(move || {
-                    i64::try_from(counted.live_sessions()).unwrap_or(i64::MAX)
-                })),
-                sql: None,
-            })
-        }
-        "sqlite" => {
-            let url = sqlite_url(url, create)?;
-            if create {
-                create_parent(&url)?;
-            }
-            let store = SqlStore::connect_with(&url, sql_config).await?;
-            Ok(sql_handle(store, "sqlite"))
-        }
-        "postgres" | "postgresql" => {
-            let (url, config) = with_schema(url, sql_config);
-            Ok(sql_handle(
-                SqlStore::connect_with(&url, config).await?,
-                "postgres",
-            ))
-        }
-        "mysql" | "mariadb" => {
-            let (url, config) = with_schema(url, sql_config);
-            Ok(sql_handle(
-                SqlStore::connect_with(&url, config).await?,
-                "mysql",
-            ))
-        }
-        "redis" | "rediss" | "redis+cluster" | "rediss+cluster" => {
-            let store = RedisStore::connect_with(redis_config(url)?).await?;
-            let kind = if store.is_cluster() {
-                "redis+cluster"
-            } else {
-                "redis"
-            };
-            Ok(StoreHandle {
-                store: Arc::new(store),
-                kind,
-                live_count: None,
-                sql: None,
-            })
-        }
-        "memcached" | "memcache" => Ok(StoreHandle {
-            store: Arc::new(MemcachedStore::connect(url).await?),
-            kind: "memcached",
-            live_count: None,
-            sql: None,
-        }),
-        _ => {
-            check_url(url)?;
-            Err(ConfigError::new("store", "this scheme has no store in this build").into())
-        }
-    }
-}
-
-/// An error and its causes, joined by `: ` (for logs and the CLI; the API
-/// never shows it).
-pub fn detail(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let next = c.to_string();
-        if !text.ends_with(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        cause = c.source();
-    }
-    text
-}
-
-/// The kind of a store that lives in another process and may come later:
-/// `None` for SQLite and memory (local, they open or they do not).
-fn networked_kind(url: &str) -> Option<&'static str> {
-    match scheme(url).ok()? {
-        "postgres" | "postgresql" => Some("postgres"),
-        "mysql" | "mariadb" => Some("mysql"),
-        "redis" | "rediss" => Some("redis"),
-        "redis+cluster" | "rediss+cluster" => Some("redis+cluster"),
-        "memcached" | "memcache" => Some("memcached"),
-        _ => None,
-    }
-}
-
-/// Opens the store `sesame serve` runs on, creating what it needs. A
-/// networked store that is unreachable (`StoreUnavailable`) does not stop the
-/// server: it gets a [`crate::pending::Pending`] store that connects in the
-/// background and answers 503 until then. Any other failure (a bad URL, an
-/// SQLite file that cannot be opened, a failed migration) is returned.
-pub async fn open_for_serve(url: &str) -> Result<StoreHandle, OpenError> {
-    match open(url, true).await {
-        Err(OpenError::Store(e @ sesame::Error::StoreUnavailable(_))) => {
-            let Some(kind) = networked_kind(url) else {
-                return Err(OpenError::Store(e));
-            };
-            Ok(StoreHandle {
-                store: crate::pending::Pending::start(url.to_owned(), kind, &e),
-                kind,
-                live_count: None,
-                sql: None,
-            })
-        }
-        other => other,
-    }
 }
 
 /// A Redis URL's config: `prefix=` puts every key under a prefix; `ca=`
@@ -334,15 +429,6 @@ fn with_schema(url: &str, config: SqlConfig) -> (String, SqlConfig) {
     }
 }
 
-fn sql_handle(store: SqlStore, kind: &'static str) -> StoreHandle {
-    StoreHandle {
-        store: Arc::new(store.clone()),
-        kind,
-        live_count: None,
-        sql: Some(store),
-    }
-}
-
 /// Creates the SQLite database's folder (0700) and the file itself (empty,
 /// 0600) if missing.
 fn create_parent(url: &str) -> Result<(), OpenError> {
@@ -362,31 +448,6 @@ fn create_parent(url: &str) -> Result<(), OpenError> {
     // Made 0600 before SQLite opens it: its -wal and -shm files take the
     // database file's mode.
     crate::private_fs::create_file(path).map_err(|e| cannot(path, e))
-}
-
-/// Applies the store's schema migrations; a message saying what was done.
-pub async fn migrate(url: &str) -> Result<String, OpenError> {
-    match scheme(url)? {
-        s @ ("sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb") => {
-            let config = SqlConfig::default().with_migrate(false);
-            let (url, config) = if s == "sqlite" {
-                let u = sqlite_url(url, true)?;
-                create_parent(&u)?;
-                (u, config)
-            } else {
-                with_schema(url, config)
-            };
-            let store = SqlStore::connect_with(&url, config).await?;
-            let ran = store.migrate().await?;
-            Ok(format!(
-                "{s}: {ran} migration(s) applied; the schema is current"
-            ))
-        }
-        _ => {
-            let handle = open(url, true).await?;
-            Ok(format!("{}: nothing to migrate", handle.kind))
-        }
-    }
 }
 
 #[cfg(test)]
@@ -457,6 +518,45 @@ mod tests {
     }
 
     #[test]
+    fn every_scheme_name_is_in_one_row() {
+        let mut names: Vec<&str> = SCHEMES
+            .iter()
+            .flat_map(|s| s.names.iter().copied())
+            .collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "a scheme name is in two rows");
+        for row in SCHEMES {
+            for name in row.names {
+                assert_eq!(scheme(&format!("{name}://x")).unwrap().kind, row.kind);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn closing_the_handle_closes_the_sql_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("s.db").display());
+        let handle = open(&url, true).await.unwrap();
+        assert_eq!(handle.kind, "sqlite");
+        handle.store.ping().await.unwrap();
+        handle.close().await;
+        assert!(matches!(
+            handle.store.ping().await,
+            Err(sesame::Error::StoreUnavailable(_))
+        ));
+        assert_eq!(
+            migrate(&url).await.unwrap(),
+            "sqlite: 0 migration(s) applied; the schema is current"
+        );
+        assert_eq!(
+            migrate("memory://").await.unwrap(),
+            "memory: nothing to migrate"
+        );
+    }
+
+    #[test]
     fn urls() {
         assert_eq!(
             take_param("redis://h:1?prefix=a:&db=2", "prefix"),
@@ -471,19 +571,24 @@ mod tests {
             "sqlite://./data/sesame.db"
         );
         assert!(check_url("redis+cluster://a:1,b:2").is_ok());
-        assert_eq!(check_url("ftp://x").unwrap_err().setting, "store");
-        assert_eq!(check_url("nothing").unwrap_err().setting, "store");
+        assert!(
+            check_url("ftp://x")
+                .unwrap_err()
+                .contains("unknown store scheme")
+        );
+        assert!(check_url("nothing").unwrap_err().contains("not a URL"));
         assert!(matches!(
             sqlite_url("sqlite:///nonexistent/dir/x.db", false),
             Err(OpenError::Missing(_))
         ));
-        assert_eq!(
-            networked_kind("rediss+cluster://a:1"),
-            Some("redis+cluster")
-        );
-        assert_eq!(networked_kind("mariadb://h/db"), Some("mysql"));
-        assert_eq!(networked_kind("sqlite://x.db"), None);
-        assert_eq!(networked_kind("memory://"), None);
+        let networked = |url: &str| {
+            let s = scheme(url).unwrap();
+            s.networked.then_some(s.kind)
+        };
+        assert_eq!(networked("rediss+cluster://a:1"), Some("redis+cluster"));
+        assert_eq!(networked("mariadb://h/db"), Some("mysql"));
+        assert_eq!(networked("sqlite://x.db"), None);
+        assert_eq!(networked("memory://"), None);
         assert_eq!(
             sqlite_url("sqlite://x.db?cache=shared", true).unwrap(),
             "sqlite://x.db?cache=shared&mode=rwc"

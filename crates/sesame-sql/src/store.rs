@@ -669,6 +669,12 @@ impl SqlStore {
 
 #[async_trait]
 impl Store for SqlStore {
+    /// [`SqlStore::close`]: the inline SQLite readers first, then the pools,
+    /// so the last connection to go can remove SQLite's WAL files.
+    async fn close(&self) {
+        SqlStore::close(self).await;
+    }
+
     async fn create(
         &self,
         session: SessionRecord,

@@ -363,4 +363,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks that the store answers.
     async fn ping(&self) -> Result<()>;
+
+    /// Releases the store's connections, after the last request: a server
+    /// calls it on shutdown through its `dyn Store`. Later operations fail
+    /// with `Error::StoreUnavailable`. The default does nothing — a store
+    /// whose connections close when it is dropped needs no more.
+    async fn close(&self) {}
 }

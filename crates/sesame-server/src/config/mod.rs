@@ -300,7 +300,7 @@ impl Config {
                 "must not be empty (\".\" is the current folder)",
             ));
         }
-        crate::stores::check_url(&self.store_url())?;
+        crate::stores::check_url(&self.store_url()).map_err(|e| ConfigError::new("store", e))?;
         check("log", &self.log)?;
         check("limits", &self.limits)?;
         check("cleanup", &self.cleanup)?;
