@@ -45,6 +45,7 @@ mod expiry;
 #[doc(hidden)]
 pub mod fuzzing;
 mod record;
+mod retry;
 mod store;
 
 pub use config::{MAX_PREFIX_LEN, MemcachedConfig};

@@ -18,7 +18,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use sesame::data::{Patch, apply_increment, apply_patch, check_version};
@@ -34,6 +33,10 @@ use tokio::sync::{Mutex, MutexGuard};
 use crate::client::{Client, ClientError, Item, StoreCmd, Stored as Reply};
 use crate::config::MemcachedConfig;
 use crate::record::{Ended, Index, Live, Stored};
+use crate::retry::{Attempt, is_contention, retry};
+
+/// An item read with its CAS token.
+type Read = (Stored, u64);
 
 /// Memcached's longest relative expiry; beyond it, exptime is a Unix time.
 const MAX_RELATIVE_TTL: u64 = 30 * 24 * 3600;
@@ -87,16 +90,6 @@ pub(crate) fn exptime(now: Timestamp, until: Timestamp) -> u32 {
     } else {
         u32::try_from(now.as_secs().saturating_add(secs)).unwrap_or(u32::MAX)
     }
-}
-
-async fn backoff(attempt: u32) {
-    let cap_micros = 50u64 << attempt.min(8);
-    let jitter = u64::from(getrandom::u32().unwrap_or(7)) % cap_micros;
-    tokio::time::sleep(Duration::from_micros(20 + jitter)).await;
-}
-
-fn contention() -> Error {
-    Error::unavailable("memcached: CAS retries exhausted under contention")
 }
 
 /// How long a live record must stay: until its expiry plus the tombstone
@@ -227,35 +220,45 @@ impl MemcachedStore {
 
     /// Read-modify-write of a live, unexpired session: `change` edits it and
     /// says whether to write. Retried on CAS conflict.
-    async fn change_live<R>(
+    async fn change_live<R, C>(&self, id: &SessionId, t: &Timing, change: C) -> Result<R>
+    where
+        C: FnMut(&mut Live) -> Result<(R, bool)>,
+    {
+        let _guard = self.lock_session(id).await;
+        retry(self.cas_attempts, change, |change| {
+            self.change_live_once(id, t, change)
+        })
+        .await
+    }
+
+    async fn change_live_once<R, C>(
         &self,
         id: &SessionId,
         t: &Timing,
-        mut change: impl FnMut(&mut Live) -> Result<(R, bool)>,
-    ) -> Result<R> {
-        let _guard = self.lock_session(id).await;
-        for attempt in 0..self.cas_attempts {
-            let (stored, cas) = match self.read(id).await? {
-                Some((Stored::Live(live), cas)) if live.expired_reason(t.now).is_none() => {
-                    (live, cas)
-                }
-                other => return Err(Self::refusal(other.as_ref().map(|(s, _)| s), t)),
-            };
-            let mut live = stored;
-            let (result, write) = change(&mut live)?;
-            if !write {
-                return Ok(result);
-            }
-            let until = live_until(&live, t);
+        mut change: C,
+    ) -> Result<Attempt<C, R>>
+    where
+        C: FnMut(&mut Live) -> Result<(R, bool)>,
+    {
+        let mut live = match self.read(id).await? {
+            Some((Stored::Live(live), cas)) if live.expired_reason(t.now).is_none() => (live, cas),
+            other => return Err(Self::refusal(other.as_ref().map(|(s, _)| s), t)),
+        };
+        let (result, write) = change(&mut live.0)?;
+        if !write {
+            return Ok(Attempt::Done(result));
+        }
+        let (live, cas) = live;
+        let until = live_until(&live, t);
+        Ok(
             match self
                 .write(StoreCmd::Cas(cas), id, &Stored::Live(live), until, t)
                 .await?
             {
-                Reply::Stored => return Ok(result),
-                _ => backoff(attempt).await,
-            }
-        }
-        Err(contention())
+                Reply::Stored => Attempt::Done(result),
+                _ => Attempt::Lost(change),
+            },
+        )
     }
 
     /// Ends `id` if it is live and unexpired: one CAS from the live record to
@@ -267,40 +270,51 @@ impl MemcachedStore {
         reason: EndReason,
         successor: Option<Successor>,
         t: &Timing,
-        mut first: Option<(Stored, u64)>,
+        first: Option<Read>,
     ) -> Result<Option<Live>> {
-        for attempt in 0..self.cas_attempts {
-            let item = match first.take() {
-                Some(item) => Some(item),
-                None => self.read(id).await?,
-            };
-            let Some((Stored::Live(live), cas)) = item else {
-                return Ok(None);
-            };
-            if live.expires_at() <= t.now {
-                return Ok(None);
-            }
-            let keep_until = successor.map_or(t.now, |s| s.grace_until.max(t.now));
-            let purge_at = t.purge_at(keep_until);
-            let ended = Stored::Ended(Ended {
-                user_id: live.user_id.clone(),
-                reason,
-                ended_at: t.now,
-                purge_at,
-                successor: successor.map(|s| (s.id, s.grace_until)),
-            });
-            match self
-                .write(StoreCmd::Cas(cas), id, &ended, purge_at, t)
-                .await?
-            {
-                Reply::Stored => {
-                    self.file(&[*id], purge_at, t).await;
-                    return Ok(Some(live));
-                }
-                _ => backoff(attempt).await,
-            }
+        retry(self.cas_attempts, first, |first| {
+            self.end_live_once(id, reason, successor, t, first)
+        })
+        .await
+    }
+
+    async fn end_live_once(
+        &self,
+        id: &SessionId,
+        reason: EndReason,
+        successor: Option<Successor>,
+        t: &Timing,
+        first: Option<Read>,
+    ) -> Result<Attempt<Option<Read>, Option<Live>>> {
+        let item = match first {
+            Some(item) => Some(item),
+            None => self.read(id).await?,
+        };
+        let Some((Stored::Live(live), cas)) = item else {
+            return Ok(Attempt::Done(None));
+        };
+        if live.expires_at() <= t.now {
+            return Ok(Attempt::Done(None));
         }
-        Err(contention())
+        let keep_until = successor.map_or(t.now, |s| s.grace_until.max(t.now));
+        let purge_at = t.purge_at(keep_until);
+        let ended = Stored::Ended(Ended {
+            user_id: live.user_id.clone(),
+            reason,
+            ended_at: t.now,
+            purge_at,
+            successor: successor.map(|s| (s.id, s.grace_until)),
+        });
+        match self
+            .write(StoreCmd::Cas(cas), id, &ended, purge_at, t)
+            .await?
+        {
+            Reply::Stored => {
+                self.file(&[*id], purge_at, t).await;
+                Ok(Attempt::Done(Some(live)))
+            }
+            _ => Ok(Attempt::Lost(None)),
+        }
     }
 
     /// Turns an expired live session into its tombstone (ended at its expiry
@@ -309,47 +323,56 @@ impl MemcachedStore {
         &self,
         id: &SessionId,
         t: &Timing,
-        mut first: Option<(Stored, u64)>,
+        first: Option<Read>,
     ) -> Result<Option<Ended>> {
-        for attempt in 0..self.cas_attempts {
-            let item = match first.take() {
-                Some(item) => Some(item),
-                None => self.read(id).await?,
-            };
-            let Some((Stored::Live(live), cas)) = item else {
-                return Ok(None);
-            };
-            let Some((reason, at)) = live.expiry(t.now) else {
-                return Ok(None);
-            };
-            let ended = Ended {
-                user_id: live.user_id.clone(),
-                reason,
-                ended_at: at,
-                purge_at: t.purge_at(at),
-                successor: None,
-            };
-            let purge_at = ended.purge_at;
-            match self
-                .write(
-                    StoreCmd::Cas(cas),
-                    id,
-                    &Stored::Ended(ended.clone()),
-                    purge_at,
-                    t,
-                )
-                .await?
-            {
-                Reply::Stored => {
-                    if purge_at > t.now {
-                        self.file(&[*id], purge_at, t).await;
-                    }
-                    return Ok(Some(ended));
+        retry(self.cas_attempts, first, |first| {
+            self.end_expired_once(id, t, first)
+        })
+        .await
+    }
+
+    async fn end_expired_once(
+        &self,
+        id: &SessionId,
+        t: &Timing,
+        first: Option<Read>,
+    ) -> Result<Attempt<Option<Read>, Option<Ended>>> {
+        let item = match first {
+            Some(item) => Some(item),
+            None => self.read(id).await?,
+        };
+        let Some((Stored::Live(live), cas)) = item else {
+            return Ok(Attempt::Done(None));
+        };
+        let Some((reason, at)) = live.expiry(t.now) else {
+            return Ok(Attempt::Done(None));
+        };
+        let ended = Ended {
+            user_id: live.user_id.clone(),
+            reason,
+            ended_at: at,
+            purge_at: t.purge_at(at),
+            successor: None,
+        };
+        let purge_at = ended.purge_at;
+        match self
+            .write(
+                StoreCmd::Cas(cas),
+                id,
+                &Stored::Ended(ended.clone()),
+                purge_at,
+                t,
+            )
+            .await?
+        {
+            Reply::Stored => {
+                if purge_at > t.now {
+                    self.file(&[*id], purge_at, t).await;
                 }
-                _ => backoff(attempt).await,
+                Ok(Attempt::Done(Some(ended)))
             }
+            _ => Ok(Attempt::Lost(None)),
         }
-        Err(contention())
     }
 
     /// Reads a user's index with its CAS token (`None`: absent).
@@ -400,75 +423,88 @@ impl MemcachedStore {
     ) -> Result<Vec<SessionId>> {
         let key = self.user_key(user);
         let _guard = self.lock_user(user).await;
-        let mut evicted = Vec::new();
-        for attempt in 0..self.cas_attempts {
-            let (index, cas) = self.read_index(&key).await?;
-            let mut ids: Vec<SessionId> = index.sessions.iter().map(|(_, id)| *id).collect();
-            ids.extend(index.pending.iter().copied());
-            let mut records = self.read_many(&ids).await?;
-            // Finish evictions a writer decided but may not have carried out.
-            for id in &index.pending {
-                if let Some(item) = records.remove(id)
-                    && self
-                        .end_live(id, EndReason::Evicted, None, t, Some(item))
-                        .await?
-                        .is_some()
-                {
-                    evicted.push(*id);
-                }
-            }
-            let mut kept: Vec<(Timestamp, SessionId, Timestamp)> = index
-                .sessions
-                .iter()
-                .filter(|(_, id)| Some(*id) != replaces && *id != new.id)
-                .filter_map(|(created, id)| match records.get(id) {
-                    Some((Stored::Live(live), _)) if live.expires_at() > t.now => {
-                        Some((*created, *id, live.absolute_expires_at))
-                    }
-                    _ => None,
-                })
-                .collect();
-            kept.sort();
-            let mut victims = Vec::new();
-            if let Some(cap) = cap
-                && kept.len() >= cap.max
+        retry(self.cas_attempts, Vec::new(), |evicted| {
+            self.admit_once(&key, new, replaces, cap, t, evicted)
+        })
+        .await
+    }
+
+    /// One attempt of [`Self::admit`]; `evicted` are the sessions earlier
+    /// attempts ended.
+    async fn admit_once(
+        &self,
+        key: &str,
+        new: &SessionRecord,
+        replaces: Option<SessionId>,
+        cap: Option<UserCap>,
+        t: &Timing,
+        mut evicted: Vec<SessionId>,
+    ) -> Result<Attempt<Vec<SessionId>, Vec<SessionId>>> {
+        let (index, cas) = self.read_index(key).await?;
+        let mut ids: Vec<SessionId> = index.sessions.iter().map(|(_, id)| *id).collect();
+        ids.extend(index.pending.iter().copied());
+        let mut records = self.read_many(&ids).await?;
+        // Finish evictions a writer decided but may not have carried out.
+        for id in &index.pending {
+            if let Some(item) = records.remove(id)
+                && self
+                    .end_live(id, EndReason::Evicted, None, t, Some(item))
+                    .await?
+                    .is_some()
             {
-                if cap.on_limit == CapAction::RejectNew {
-                    return Err(Error::LimitReached);
-                }
-                let excess = kept.len() + 1 - cap.max;
-                victims = kept.drain(..excess).map(|(_, id, _)| id).collect();
+                evicted.push(*id);
             }
-            let until = kept
-                .iter()
-                .map(|(_, _, abs)| *abs)
-                .chain([new.absolute_expires_at])
-                .max()
-                .unwrap_or(t.now)
-                .plus(t.tombstone_ttl);
-            let mut sessions: Vec<(Timestamp, SessionId)> =
-                kept.into_iter().map(|(c, id, _)| (c, id)).collect();
-            sessions.push((new.created_at, new.id));
-            let next = Index {
-                sessions,
-                pending: victims.clone(),
-                until,
-            };
-            if self.write_index(&key, &next, cas, t).await? {
-                for id in victims {
-                    if self
-                        .end_live(&id, EndReason::Evicted, None, t, None)
-                        .await?
-                        .is_some()
-                    {
-                        evicted.push(id);
-                    }
-                }
-                return Ok(evicted);
-            }
-            backoff(attempt).await;
         }
-        Err(contention())
+        let mut kept: Vec<(Timestamp, SessionId, Timestamp)> = index
+            .sessions
+            .iter()
+            .filter(|(_, id)| Some(*id) != replaces && *id != new.id)
+            .filter_map(|(created, id)| match records.get(id) {
+                Some((Stored::Live(live), _)) if live.expires_at() > t.now => {
+                    Some((*created, *id, live.absolute_expires_at))
+                }
+                _ => None,
+            })
+            .collect();
+        kept.sort();
+        let mut victims = Vec::new();
+        if let Some(cap) = cap
+            && kept.len() >= cap.max
+        {
+            if cap.on_limit == CapAction::RejectNew {
+                return Err(Error::LimitReached);
+            }
+            let excess = kept.len() + 1 - cap.max;
+            victims = kept.drain(..excess).map(|(_, id, _)| id).collect();
+        }
+        let until = kept
+            .iter()
+            .map(|(_, _, abs)| *abs)
+            .chain([new.absolute_expires_at])
+            .max()
+            .unwrap_or(t.now)
+            .plus(t.tombstone_ttl);
+        let mut sessions: Vec<(Timestamp, SessionId)> =
+            kept.into_iter().map(|(c, id, _)| (c, id)).collect();
+        sessions.push((new.created_at, new.id));
+        let next = Index {
+            sessions,
+            pending: victims.clone(),
+            until,
+        };
+        if self.write_index(key, &next, cas, t).await? {
+            for id in victims {
+                if self
+                    .end_live(&id, EndReason::Evicted, None, t, None)
+                    .await?
+                    .is_some()
+                {
+                    evicted.push(id);
+                }
+            }
+            return Ok(Attempt::Done(evicted));
+        }
+        Ok(Attempt::Lost(evicted))
     }
 
     /// Counts the user's live sessions other than `except` (for the
@@ -494,20 +530,26 @@ impl MemcachedStore {
     async fn unindex(&self, user: &UserId, id: &SessionId, t: &Timing) {
         let key = self.user_key(user);
         let _guard = self.lock_user(user).await;
-        for attempt in 0..self.cas_attempts.min(20) {
-            let Ok((mut index, Some(cas))) = self.read_index(&key).await else {
-                return;
-            };
-            let before = index.sessions.len();
-            index.sessions.retain(|(_, sid)| sid != id);
-            if index.sessions.len() == before {
-                return;
-            }
-            match self.write_index(&key, &index, Some(cas), t).await {
-                Ok(true) | Err(_) => return,
-                Ok(false) => backoff(attempt).await,
-            }
+        // At most 20 attempts, and giving up is fine (see above).
+        let _ = retry(self.cas_attempts.min(20), (), |()| {
+            self.unindex_once(&key, id, t)
+        })
+        .await;
+    }
+
+    async fn unindex_once(&self, key: &str, id: &SessionId, t: &Timing) -> Result<Attempt<(), ()>> {
+        let Ok((mut index, Some(cas))) = self.read_index(key).await else {
+            return Ok(Attempt::Done(()));
+        };
+        let before = index.sessions.len();
+        index.sessions.retain(|(_, sid)| sid != id);
+        if index.sessions.len() == before {
+            return Ok(Attempt::Done(()));
         }
+        Ok(match self.write_index(key, &index, Some(cas), t).await {
+            Ok(true) | Err(_) => Attempt::Done(()),
+            Ok(false) => Attempt::Lost(()),
+        })
     }
 }
 
@@ -550,49 +592,10 @@ impl Store for MemcachedStore {
         // The common load writes nothing and takes no lock. A due touch tries
         // its `cas` at once; only after a conflict does it queue behind the
         // session's local lock and read again.
-        let mut guard = None;
-        for attempt in 0..self.cas_attempts {
-            let Some((stored, cas)) = self.read(id).await? else {
-                return Ok(Lookup::Missing);
-            };
-            let mut live = match stored {
-                Stored::Ended(e) if e.purge_at <= t.now => return Ok(Lookup::Missing),
-                Stored::Ended(e) => {
-                    return Ok(Lookup::Ended {
-                        tombstone: e.tombstone(*id),
-                        just_ended: false,
-                    });
-                }
-                Stored::Live(live) if live.expired_reason(t.now).is_some() => {
-                    let item = Some((Stored::Live(live), cas));
-                    if let Some(ended) = self.end_expired(id, t, item).await? {
-                        return Ok(Lookup::Ended {
-                            tombstone: ended.tombstone(*id),
-                            just_ended: true,
-                        });
-                    }
-                    continue;
-                }
-                Stored::Live(live) => live,
-            };
-            if mode == LoadMode::Peek || !t.needs_touch(live.last_accessed) {
-                return Ok(Lookup::Live(live.to_record(*id)));
-            }
-            live.touch(t);
-            let record = live.to_record(*id);
-            let until = live_until(&live, t);
-            match self
-                .write(StoreCmd::Cas(cas), id, &Stored::Live(live), until, t)
-                .await?
-            {
-                Reply::Stored => return Ok(Lookup::Live(record)),
-                _ if guard.is_none() && self.locks.is_some() => {
-                    guard = self.lock_session(id).await;
-                }
-                _ => backoff(attempt).await,
-            }
-        }
-        Err(contention())
+        retry(self.cas_attempts, None, |guard| {
+            self.load_once(id, mode, t, guard)
+        })
+        .await
     }
 
     async fn update(
@@ -649,80 +652,27 @@ impl Store for MemcachedStore {
             id: rotation.to,
             grace_until: t.now.plus(rotation.grace),
         };
-        let successor_of = |live: &Live| {
-            let mut next = live.clone();
-            next.user_id = new_user.clone();
-            if let Some(absolute) = rotation.restart_absolute_expiry {
-                next.created_at = t.now;
-                next.absolute_expires_at = absolute;
-            }
-            next.token_issued_at = t.now;
-            next.touch(t);
-            next
-        };
         // The successor first (unreachable until the old record names it),
         // then the one CAS that decides the rotation.
-        let mut next = successor_of(&current);
-        let mut old = (current, cas);
-        let mut cmd = StoreCmd::Add;
-        let mut won = false;
-        for attempt in 0..self.cas_attempts {
-            match self
-                .write(
-                    cmd,
-                    &rotation.to,
-                    &Stored::Live(next.clone()),
-                    live_until(&next, t),
-                    t,
-                )
-                .await?
-            {
-                Reply::Stored => {}
-                _ => return Err(Error::Internal("session id already stored".into())),
-            }
-            cmd = StoreCmd::Set;
-            let keep_until = successor.grace_until.max(t.now);
-            let purge_at = t.purge_at(keep_until);
-            let tomb = Stored::Ended(Ended {
-                user_id: old.0.user_id.clone(),
-                reason: EndReason::Rotated,
-                ended_at: t.now,
-                purge_at,
-                successor: Some((successor.id, successor.grace_until)),
-            });
-            if self
-                .write(StoreCmd::Cas(old.1), &from, &tomb, purge_at, t)
-                .await?
-                == Reply::Stored
-            {
-                self.file(&[from], purge_at, t).await;
-                won = true;
-                break;
-            }
-            // Changed since read: patched (rebuild the successor from it) or
-            // ended by someone else (give up).
-            match self.read(&from).await? {
-                Some((Stored::Live(live), cas)) if live.expired_reason(t.now).is_none() => {
-                    next = successor_of(&live);
-                    old = (live, cas);
-                    backoff(attempt).await;
-                }
-                other => {
-                    let _ = self.client.delete(&self.session_key(&rotation.to)).await;
-                    return Err(match other {
-                        Some((Stored::Ended(e), _)) if e.purge_at > t.now => {
-                            Error::Ended { reason: e.reason }
-                        }
-                        other => Self::refusal(other.as_ref().map(|(s, _)| s), t),
-                    });
-                }
-            }
-        }
+        let first = RotationState {
+            next: successor_of(&current, rotation, new_user.as_ref(), t),
+            old: (current, cas),
+            cmd: StoreCmd::Add,
+        };
+        let rotated = retry(self.cas_attempts, first, |state| {
+            self.rotate_once(rotation, new_user.as_ref(), successor, t, state)
+        })
+        .await;
         drop(guard);
-        if !won {
-            let _ = self.client.delete(&self.session_key(&rotation.to)).await;
-            return Err(contention());
-        }
+        let RotationState { next, old, .. } = match rotated {
+            Ok(state) => state,
+            Err(e) => {
+                if is_contention(&e) {
+                    let _ = self.client.delete(&self.session_key(&rotation.to)).await;
+                }
+                return Err(e);
+            }
+        };
         self.file(&[rotation.to], next.expires_at(), t).await;
         let record = next.to_record(rotation.to);
         let evicted = match &new_user {
@@ -818,59 +768,10 @@ impl Store for MemcachedStore {
     ) -> Result<Vec<SessionId>> {
         let key = self.user_key(user);
         let _guard = self.lock_user(user).await;
-        let mut ended = Vec::new();
-        for attempt in 0..self.cas_attempts {
-            let (index, cas) = self.read_index(&key).await?;
-            let Some(cas) = cas else {
-                return Ok(ended);
-            };
-            let mut ids: Vec<SessionId> = index.sessions.iter().map(|(_, id)| *id).collect();
-            ids.extend(index.pending.iter().copied());
-            let mut records = self.read_many(&ids).await?;
-            let mut kept = Vec::new();
-            for (created, id) in &index.sessions {
-                let Some(item) = records.remove(id) else {
-                    continue;
-                };
-                if Some(id) == except {
-                    if let (Stored::Live(live), _) = &item
-                        && live.expires_at() > t.now
-                    {
-                        kept.push((*created, *id, live.absolute_expires_at));
-                    }
-                    continue;
-                }
-                if self
-                    .end_live(id, reason, None, t, Some(item))
-                    .await?
-                    .is_some()
-                {
-                    ended.push(*id);
-                }
-            }
-            for id in &index.pending {
-                if let Some(item) = records.remove(id) {
-                    self.end_live(id, EndReason::Evicted, None, t, Some(item))
-                        .await?;
-                }
-            }
-            let until = kept
-                .iter()
-                .map(|k| k.2)
-                .max()
-                .unwrap_or(t.now)
-                .plus(t.tombstone_ttl);
-            let next = Index {
-                sessions: kept.into_iter().map(|(c, id, _)| (c, id)).collect(),
-                pending: Vec::new(),
-                until,
-            };
-            if self.write_index(&key, &next, Some(cas), t).await? {
-                return Ok(ended);
-            }
-            backoff(attempt).await;
-        }
-        Err(contention())
+        retry(self.cas_attempts, Vec::new(), |ended| {
+            self.end_user_once(&key, except, reason, t, ended)
+        })
+        .await
     }
 
     async fn cleanup(&self, t: &Timing, batch_size: usize) -> Result<CleanupReport> {
@@ -882,7 +783,211 @@ impl Store for MemcachedStore {
     }
 }
 
+/// What a rotation's attempts pass on: the successor record, the old
+/// record with its CAS token, and how the successor is written.
+struct RotationState {
+    next: Live,
+    old: (Live, u64),
+    cmd: StoreCmd,
+}
+
+/// The record that replaces `live` in a rotation.
+fn successor_of(live: &Live, rotation: &Rotation, user: Option<&UserId>, t: &Timing) -> Live {
+    let mut next = live.clone();
+    next.user_id = user.cloned();
+    if let Some(absolute) = rotation.restart_absolute_expiry {
+        next.created_at = t.now;
+        next.absolute_expires_at = absolute;
+    }
+    next.token_issued_at = t.now;
+    next.touch(t);
+    next
+}
+
 impl MemcachedStore {
+    /// One attempt of [`Store::rotate`]: write the successor, then the CAS
+    /// from the old record to its tombstone. A lost CAS reads the old record
+    /// again: patched meanwhile, the successor is rebuilt from it; ended by
+    /// someone else, the rotation is refused and the successor removed.
+    async fn rotate_once(
+        &self,
+        rotation: &Rotation,
+        new_user: Option<&UserId>,
+        successor: Successor,
+        t: &Timing,
+        state: RotationState,
+    ) -> Result<Attempt<RotationState, RotationState>> {
+        let RotationState { next, old, cmd } = state;
+        let from = rotation.from;
+        match self
+            .write(
+                cmd,
+                &rotation.to,
+                &Stored::Live(next.clone()),
+                live_until(&next, t),
+                t,
+            )
+            .await?
+        {
+            Reply::Stored => {}
+            _ => return Err(Error::Internal("session id already stored".into())),
+        }
+        let keep_until = successor.grace_until.max(t.now);
+        let purge_at = t.purge_at(keep_until);
+        let tomb = Stored::Ended(Ended {
+            user_id: old.0.user_id.clone(),
+            reason: EndReason::Rotated,
+            ended_at: t.now,
+            purge_at,
+            successor: Some((successor.id, successor.grace_until)),
+        });
+        if self
+            .write(StoreCmd::Cas(old.1), &from, &tomb, purge_at, t)
+            .await?
+            == Reply::Stored
+        {
+            self.file(&[from], purge_at, t).await;
+            return Ok(Attempt::Done(RotationState {
+                next,
+                old,
+                cmd: StoreCmd::Set,
+            }));
+        }
+        match self.read(&from).await? {
+            Some((Stored::Live(live), cas)) if live.expired_reason(t.now).is_none() => {
+                Ok(Attempt::Lost(RotationState {
+                    next: successor_of(&live, rotation, new_user, t),
+                    old: (live, cas),
+                    cmd: StoreCmd::Set,
+                }))
+            }
+            other => {
+                let _ = self.client.delete(&self.session_key(&rotation.to)).await;
+                Err(match other {
+                    Some((Stored::Ended(e), _)) if e.purge_at > t.now => {
+                        Error::Ended { reason: e.reason }
+                    }
+                    other => Self::refusal(other.as_ref().map(|(s, _)| s), t),
+                })
+            }
+        }
+    }
+
+    /// One attempt of [`Store::end_user`]; `ended` are the sessions earlier
+    /// attempts ended.
+    async fn end_user_once(
+        &self,
+        key: &str,
+        except: Option<&SessionId>,
+        reason: EndReason,
+        t: &Timing,
+        mut ended: Vec<SessionId>,
+    ) -> Result<Attempt<Vec<SessionId>, Vec<SessionId>>> {
+        let (index, cas) = self.read_index(key).await?;
+        let Some(cas) = cas else {
+            return Ok(Attempt::Done(ended));
+        };
+        let mut ids: Vec<SessionId> = index.sessions.iter().map(|(_, id)| *id).collect();
+        ids.extend(index.pending.iter().copied());
+        let mut records = self.read_many(&ids).await?;
+        let mut kept = Vec::new();
+        for (created, id) in &index.sessions {
+            let Some(item) = records.remove(id) else {
+                continue;
+            };
+            if Some(id) == except {
+                if let (Stored::Live(live), _) = &item
+                    && live.expires_at() > t.now
+                {
+                    kept.push((*created, *id, live.absolute_expires_at));
+                }
+                continue;
+            }
+            if self
+                .end_live(id, reason, None, t, Some(item))
+                .await?
+                .is_some()
+            {
+                ended.push(*id);
+            }
+        }
+        for id in &index.pending {
+            if let Some(item) = records.remove(id) {
+                self.end_live(id, EndReason::Evicted, None, t, Some(item))
+                    .await?;
+            }
+        }
+        let until = kept
+            .iter()
+            .map(|k| k.2)
+            .max()
+            .unwrap_or(t.now)
+            .plus(t.tombstone_ttl);
+        let next = Index {
+            sessions: kept.into_iter().map(|(c, id, _)| (c, id)).collect(),
+            pending: Vec::new(),
+            until,
+        };
+        Ok(if self.write_index(key, &next, Some(cas), t).await? {
+            Attempt::Done(ended)
+        } else {
+            Attempt::Lost(ended)
+        })
+    }
+
+    /// One attempt of [`Store::load`]; `guard` is the session's local lock
+    /// once an attempt lost its touch.
+    async fn load_once<'a>(
+        &'a self,
+        id: &SessionId,
+        mode: LoadMode,
+        t: &Timing,
+        guard: Option<MutexGuard<'a, ()>>,
+    ) -> Result<Attempt<Option<MutexGuard<'a, ()>>, Lookup>> {
+        let Some((stored, cas)) = self.read(id).await? else {
+            return Ok(Attempt::Done(Lookup::Missing));
+        };
+        let mut live = match stored {
+            Stored::Ended(e) if e.purge_at <= t.now => return Ok(Attempt::Done(Lookup::Missing)),
+            Stored::Ended(e) => {
+                return Ok(Attempt::Done(Lookup::Ended {
+                    tombstone: e.tombstone(*id),
+                    just_ended: false,
+                }));
+            }
+            Stored::Live(live) if live.expired_reason(t.now).is_some() => {
+                let item = Some((Stored::Live(live), cas));
+                return Ok(match self.end_expired(id, t, item).await? {
+                    Some(ended) => Attempt::Done(Lookup::Ended {
+                        tombstone: ended.tombstone(*id),
+                        just_ended: true,
+                    }),
+                    // Someone else changed it first: read again at once.
+                    None => Attempt::Queued(guard),
+                });
+            }
+            Stored::Live(live) => live,
+        };
+        if mode == LoadMode::Peek || !t.needs_touch(live.last_accessed) {
+            return Ok(Attempt::Done(Lookup::Live(live.to_record(*id))));
+        }
+        live.touch(t);
+        let record = live.to_record(*id);
+        let until = live_until(&live, t);
+        Ok(
+            match self
+                .write(StoreCmd::Cas(cas), id, &Stored::Live(live), until, t)
+                .await?
+            {
+                Reply::Stored => Attempt::Done(Lookup::Live(record)),
+                _ if guard.is_none() && self.locks.is_some() => {
+                    Attempt::Queued(self.lock_session(id).await)
+                }
+                _ => Attempt::Lost(guard),
+            },
+        )
+    }
+
     /// Puts back a session rotated away by a refused login. Only if its
     /// tombstone is still the one the rotation wrote.
     async fn restore(&self, id: &SessionId, live: Live, t: &Timing) {
