@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -139,32 +139,56 @@ struct Serving {
     lines: Vec<String>,
 }
 
+impl Serving {
+    /// The admin API key a first start printed in its banner.
+    fn admin_key(&self) -> String {
+        self.lines
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| l.starts_with("sk_"))
+            .expect("the admin key is printed")
+            .to_owned()
+    }
+}
+
 /// Starts `sesame serve` and reads its banner up to the API description line.
 fn serve(dir: &Path, extra: &[&str]) -> Serving {
     serve_logging(dir, extra, Stdio::null())
 }
 
-fn serve_logging(dir: &Path, extra: &[&str], stderr: Stdio) -> Serving {
-    let mut child = sesame(dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
+/// Spawns `command` with its stdout piped and reads the first line of the
+/// banner (`sesame listening on http://...`).
+fn spawn_with_banner(
+    command: &mut Command,
+    stderr: Stdio,
+) -> (Child, BufReader<ChildStdout>, String) {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
         .unwrap();
     let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    loop {
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    assert!(first.starts_with("sesame listening"), "{first:?}");
+    (child, reader, first.trim_end().to_owned())
+}
+
+fn serve_logging(dir: &Path, extra: &[&str], stderr: Stdio) -> Serving {
+    let (child, mut reader, first) = spawn_with_banner(
+        sesame(dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra),
+        stderr,
+    );
+    let mut lines = vec![first];
+    while !lines.last().unwrap().contains("API description") {
         let mut line = String::new();
         assert!(
             reader.read_line(&mut line).unwrap() > 0,
             "banner ended: {lines:?}"
         );
-        let done = line.contains("API description");
         lines.push(line.trim_end().to_owned());
-        if done {
-            break;
-        }
     }
     let base = lines[0].rsplit(' ').next().unwrap().to_owned();
     assert!(base.starts_with("http://127.0.0.1:"), "{lines:?}");
@@ -222,13 +246,7 @@ fn guessing_is_blocked_and_logged_once_without_the_tokens() {
     .unwrap();
     let log = std::fs::File::create(dir.path().join("log.jsonl")).unwrap();
     let s = serve_logging(dir.path(), &["--log-format", "json"], Stdio::from(log));
-    let key = s
-        .lines
-        .iter()
-        .map(|l| l.trim())
-        .find(|l| l.starts_with("sk_"))
-        .unwrap()
-        .to_owned();
+    let key = s.admin_key();
     let tokens: Vec<String> = (0..6)
         .map(|_| {
             sesame::SessionToken::generate()
@@ -291,19 +309,14 @@ fn the_data_dir_and_its_files_are_private() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     // A umask that would leave everything readable by others.
-    let mut child = in_dir(Command::new("sh"), dir.path())
-        .arg("-c")
-        .arg(format!(
-            "umask 022 && exec {BIN} serve --listen 127.0.0.1:0 --data-dir ./data/nested"
-        ))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    assert!(first.contains("listening"), "{first}");
+    let (mut child, out, _) = spawn_with_banner(
+        in_dir(Command::new("sh"), dir.path())
+            .arg("-c")
+            .arg(format!(
+                "umask 022 && exec {BIN} serve --listen 127.0.0.1:0 --data-dir ./data/nested"
+            )),
+        Stdio::null(),
+    );
     std::thread::spawn(move || for _ in out.lines() {});
     let mode = |p: &str| {
         std::fs::metadata(dir.path().join(p))
@@ -334,13 +347,7 @@ fn first_start_out_of_the_box_is_safe_and_says_how_to_call_it() {
     let text = s.lines.join("\n");
     assert!(text.contains("first start"), "{text}");
     assert!(text.contains("curl"), "{text}");
-    let key = s
-        .lines
-        .iter()
-        .map(|l| l.trim())
-        .find(|l| l.starts_with("sk_"))
-        .expect("the admin key is printed")
-        .to_owned();
+    let key = s.admin_key();
     assert!(dir.path().join("data").join("admin-key.sha256").exists());
     assert!(dir.path().join("data").join("cookie.key").exists());
     let hash = std::fs::read_to_string(dir.path().join("data/admin-key.sha256")).unwrap();
@@ -426,13 +433,7 @@ fn json_logs_name_requests_but_never_a_token_or_key() {
         &["--log-format", "json", "--log-level", "debug"],
         Stdio::from(log),
     );
-    let key = s
-        .lines
-        .iter()
-        .map(|l| l.trim())
-        .find(|l| l.starts_with("sk_"))
-        .unwrap()
-        .to_owned();
+    let key = s.admin_key();
     let (st, body) = http(
         "POST",
         &format!("{}/v1/sessions", s.base),
@@ -507,13 +508,7 @@ fn store_commands_work_on_the_configured_store() {
         "{:?}",
         s.lines
     );
-    let key = s
-        .lines
-        .iter()
-        .map(|l| l.trim())
-        .find(|l| l.starts_with("sk_"))
-        .unwrap()
-        .to_owned();
+    let key = s.admin_key();
     let mut tokens = Vec::new();
     for _ in 0..3 {
         let (st, body) = http(
@@ -600,16 +595,10 @@ fn store_commands_work_on_the_configured_store() {
 fn sigterm_right_after_the_banner_starts_is_a_clean_stop() {
     let dir = tempfile::tempdir().unwrap();
     for _ in 0..5 {
-        let mut child = sesame(dir.path())
-            .args(["serve", "--listen", "127.0.0.1:0", "--store", "memory://"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut reader = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        reader.read_line(&mut first).unwrap();
-        assert!(first.starts_with("sesame listening"), "{first:?}");
+        let (mut child, mut reader, _) = spawn_with_banner(
+            sesame(dir.path()).args(["serve", "--listen", "127.0.0.1:0", "--store", "memory://"]),
+            Stdio::null(),
+        );
         let status = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()

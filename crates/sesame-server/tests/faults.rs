@@ -29,7 +29,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::mounts::{ReadOnlyFile, Tmpfs};
-use common::process::{Serve, config_toml, serve_expecting_exit, sesame, write_config};
+use common::process::{
+    Serve, config_in, config_toml, serve_expecting_exit, sesame, sqlite_url, write_config,
+};
 use common::proxy::{Mode, Proxy};
 use common::redis_server::{self, RedisServer};
 use common::*;
@@ -81,7 +83,7 @@ async fn until_validates(c: &TestServer, token: &str, limit: Duration) -> Durati
 /// WAL left by a killed process is recovered first, as the server would).
 async fn integrity_check(db: &Path) -> String {
     use sqlx::Connection;
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+    let mut conn = sqlx::SqliteConnection::connect(&sqlite_url(db))
         .await
         .unwrap();
     let result: String = sqlx::query_scalar("PRAGMA integrity_check")
@@ -120,14 +122,11 @@ async fn store_down_at_start_up_serves_503_then_recovers_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let store = format!("redis://127.0.0.1:{port}");
-    let config = write_config(
-        dir.path(),
-        &config_toml(&store, &dir.path().join("data"), ""),
-    );
+    let config = config_in(dir.path(), &store, "");
     let started = Instant::now();
     let mut server = Serve::start(&config, "serve.log");
     let start_time = started.elapsed();
-    let c = TestServer::at(server.base.clone());
+    let c = server.client();
 
     let (st, took) = health(&c).await;
     assert_eq!(st, 200);
@@ -204,14 +203,7 @@ async fn store_down_at_start_up_serves_503_then_recovers_without_a_restart() {
     // A URL the store refuses is a configuration error, not an outage: no
     // start (exit code 2, naming the setting).
     let bad = tempfile::tempdir().unwrap();
-    let bad_config = write_config(
-        bad.path(),
-        &config_toml(
-            &format!("{store}?prefix=a{{b"),
-            &bad.path().join("data"),
-            "",
-        ),
-    );
+    let bad_config = config_in(bad.path(), &format!("{store}?prefix=a{{b"), "");
     let out = serve_expecting_exit(&bad_config);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -236,12 +228,9 @@ async fn redis_lost_mid_load_fails_fast_and_comes_back_with_every_kept_session()
     }
     let dir = tempfile::tempdir().unwrap();
     let mut redis = RedisServer::durable(free_port(), dir.path());
-    let config = write_config(
-        dir.path(),
-        &config_toml(&redis.url(), &dir.path().join("data"), ""),
-    );
+    let config = config_in(dir.path(), &redis.url(), "");
     let mut server = Serve::start(&config, "serve.log");
-    let c = Arc::new(TestServer::at(server.base.clone()));
+    let c = Arc::new(server.client());
     let acked = Arc::new(Mutex::new(Vec::new()));
     for i in 0..30 {
         let token = create_with(&c, "kim", json!({"i": i})).await;
@@ -367,12 +356,9 @@ async fn sqlite_on_a_full_disk_answers_store_full_and_loses_nothing() {
     };
     let dir = tempfile::tempdir().unwrap();
     let db = disk.path.join("sesame.db");
-    let config = write_config(
-        dir.path(),
-        &config_toml(&format!("sqlite://{}", db.display()), &disk.path, ""),
-    );
+    let config = write_config(dir.path(), &config_toml(&sqlite_url(&db), &disk.path, ""));
     let mut server = Serve::start(&config, "serve.log");
-    let c = TestServer::at(server.base.clone());
+    let c = server.client();
     let mut acked: Vec<(String, u64)> = Vec::new();
     for i in 0..5 {
         acked.push((create_with(&c, "ann", json!({"i": i})).await, i));
@@ -439,7 +425,7 @@ async fn sqlite_on_a_full_disk_answers_store_full_and_loses_nothing() {
     // Nothing corrupted, nothing acknowledged lost.
     assert_eq!(integrity_check(&db).await, "ok");
     let server = Serve::start(&config, "after.log");
-    let c = TestServer::at(server.base.clone());
+    let c = server.client();
     for (token, i) in &acked {
         let (st, b) = c.validate(token).await;
         assert_eq!((st, &b["session"]["data"]["i"]), (200, &json!(i)), "{b}");
@@ -458,7 +444,7 @@ async fn sqlite_on_a_full_disk_answers_store_full_and_loses_nothing() {
 /// the cause. Returns the log.
 async fn reads_work_writes_refused(config: &Path, log_name: &str, tokens: &[String]) -> String {
     let mut server = Serve::start(config, log_name);
-    let c = TestServer::at(server.base.clone());
+    let c = server.client();
     until_ready(&c, Duration::from_secs(1)).await;
     for (i, token) in tokens.iter().enumerate() {
         let (st, b) = c.validate(token).await;
@@ -527,12 +513,9 @@ async fn sqlite_on_a_read_only_disk_serves_reads_and_corrupts_nothing() {
     };
     let dir = tempfile::tempdir().unwrap();
     let db = disk.path.join("sesame.db");
-    let config = write_config(
-        dir.path(),
-        &config_toml(&format!("sqlite://{}", db.display()), &disk.path, ""),
-    );
+    let config = write_config(dir.path(), &config_toml(&sqlite_url(&db), &disk.path, ""));
     let server = Serve::start(&config, "serve.log");
-    let c = TestServer::at(server.base.clone());
+    let c = server.client();
     let mut tokens = Vec::new();
     for i in 0..10 {
         let token = create_with(&c, "ann", json!({"i": i})).await;
@@ -576,7 +559,7 @@ async fn sqlite_on_a_read_only_disk_serves_reads_and_corrupts_nothing() {
 
     assert_eq!(integrity_check(&db).await, "ok");
     let server = Serve::start(&config, "after.log");
-    let c = TestServer::at(server.base.clone());
+    let c = server.client();
     for (i, token) in tokens.iter().enumerate() {
         let (st, b) = c.validate(token).await;
         assert_eq!(st, 200, "{b}");
@@ -700,16 +683,9 @@ async fn change_until_killed(c: Arc<TestServer>, user: String) -> (Vec<Tracked>,
 async fn kill_9_under_load_on_sqlite_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("data").join("sesame.db");
-    let config = write_config(
-        dir.path(),
-        &config_toml(
-            &format!("sqlite://{}", db.display()),
-            &dir.path().join("data"),
-            "",
-        ),
-    );
+    let config = config_in(dir.path(), &sqlite_url(&db), "");
     let mut server = Serve::start(&config, "serve.log");
-    let c = Arc::new(TestServer::at(server.base.clone()));
+    let c = Arc::new(server.client());
     let workers: Vec<_> = (0..4)
         .map(|w| tokio::spawn(change_until_killed(c.clone(), format!("w{w}"))))
         .collect();
@@ -730,7 +706,7 @@ async fn kill_9_under_load_on_sqlite_loses_no_acknowledged_write() {
 
     assert_eq!(integrity_check(&db).await, "ok");
     let server = Serve::start(&config, "after.log");
-    let c = TestServer::at(server.base.clone());
+    let c = server.client();
     let mut applied_in_flight = 0;
     for t in &ledger {
         let (st, b) = c.get("/v1/session").key(SESSIONS_KEY).token(&t.token).await;
@@ -776,16 +752,13 @@ async fn slow_store_times_out_fast_while_health_checks_answer() {
     let dir = tempfile::tempdir().unwrap();
     let redis = RedisServer::ephemeral(free_port(), dir.path());
     let proxy = Proxy::start(redis.port).await;
-    let config = write_config(
+    let config = config_in(
         dir.path(),
-        &config_toml(
-            &format!("redis://127.0.0.1:{}", proxy.port),
-            &dir.path().join("data"),
-            "[limits]\nrequest_timeout = \"2s\"\n",
-        ),
+        &format!("redis://127.0.0.1:{}", proxy.port),
+        "[limits]\nrequest_timeout = \"2s\"\n",
     );
     let mut server = Serve::start(&config, "serve.log");
-    let c = Arc::new(TestServer::at(server.base.clone()));
+    let c = Arc::new(server.client());
     let (token, _, _) = c.create(Some("ann")).await;
     assert_eq!(c.validate(&token).await.0, 200);
 

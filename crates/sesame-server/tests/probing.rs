@@ -67,12 +67,11 @@ async fn an_attackers_junk_through_the_app_blocks_only_its_invalid_tokens() {
     }
     // Requests without any credential are not counted.
     for _ in 0..10 {
-        let (st, b) = s
-            .post("/v1/session/validate")
+        s.post("/v1/session/validate")
             .key(VALIDATE_KEY)
             .header("sesame-device-ip", ATTACKER)
+            .refused(401, "invalid")
             .await;
-        assert_eq!((st, b["code"].as_str()), (401, Some("invalid")));
     }
     // The sixth is over the threshold: still answered 401, and blocks.
     let (st, _) = validate_for(&s, attacker, "sesame-token", unknown.expose()).await;

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::process::{Serve, config_toml, write_config};
+use common::process::{Serve, config_in};
 use common::*;
 use sesame_server::config::Dur;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -237,13 +237,10 @@ async fn a_low_open_file_limit_is_raised_and_never_runs_out() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
+    let config = config_in(
         dir.path(),
-        &config_toml(
-            "memory://",
-            &dir.path().join("data"),
-            "[limits]\nheader_read_timeout = \"30s\"\n",
-        ),
+        "memory://",
+        "[limits]\nheader_read_timeout = \"30s\"\n",
     );
     let serve = Serve::start_via(&["prlimit", "--nofile=256:512", "--"], &config, "log.jsonl");
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", serve.pid())).unwrap();

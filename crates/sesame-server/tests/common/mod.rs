@@ -159,12 +159,11 @@ impl TestServer {
     }
 
     /// Validates `token` with the user agent `UA`.
-    pub async fn validate(&self, token: &str) -> (u16, Value) {
+    pub fn validate(&self, token: &str) -> Call<'_> {
         self.post("/v1/session/validate")
             .key(VALIDATE_KEY)
             .token(token)
             .json(json!({"device": {"user_agent": UA}}))
-            .await
     }
 
     pub async fn shutdown(mut self) {

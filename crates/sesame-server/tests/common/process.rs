@@ -29,6 +29,17 @@ pub fn config_toml(store: &str, data_dir: &Path, extra: &str) -> String {
     )
 }
 
+/// `<dir>/sesame.toml` for the store at `store` with its data folder
+/// `<dir>/data` (see [`config_toml`]); returns its path.
+pub fn config_in(dir: &Path, store: &str, extra: &str) -> PathBuf {
+    write_config(dir, &config_toml(store, &dir.join("data"), extra))
+}
+
+/// The store URL of the SQLite file `db`.
+pub fn sqlite_url(db: &Path) -> String {
+    format!("sqlite://{}", db.display())
+}
+
 /// Writes `toml` to `<dir>/sesame.toml`; returns its path.
 pub fn write_config(dir: &Path, toml: &str) -> PathBuf {
     let path = dir.join("sesame.toml");
@@ -106,6 +117,11 @@ impl Serve {
         // Keep reading the banner so that the child never blocks on stdout.
         std::thread::spawn(move || for _ in out.lines() {});
         Serve { child, base, log }
+    }
+
+    /// A client for it (every answer checked against the OpenAPI document).
+    pub fn client(&self) -> super::TestServer {
+        super::TestServer::at(self.base.clone())
     }
 
     /// The process id.

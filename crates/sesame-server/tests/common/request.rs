@@ -196,6 +196,22 @@ impl<'a> Call<'a> {
     }
 }
 
+impl Call<'_> {
+    /// Sends the request and checks that it is refused with `status` and the
+    /// error `code`; returns the body.
+    pub async fn refused(self, status: u16, code: &str) -> Value {
+        let what = format!("{} {}", self.method, self.path);
+        let reply = self.send().await.expect("request sent");
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (status, Some(code)),
+            "{what}: {}",
+            reply.body
+        );
+        reply.body
+    }
+}
+
 impl<'a> IntoFuture for Call<'a> {
     type Output = (u16, Value);
     type IntoFuture = Pin<Box<dyn Future<Output = (u16, Value)> + Send + 'a>>;
