@@ -51,6 +51,14 @@ pub enum SessionError {
     /// The [`SessionLayer`](crate::SessionLayer) is not installed on this route. 500
     /// `{"error":"internal","reason":"session_layer_missing"}`.
     LayerMissing,
+    /// [`Session::get`](crate::Session::get) asked for a type the value at `key` does not
+    /// have: the app wrote another shape under that key (or an older version of it did). A bug
+    /// of the app, not of the client: 500 `{"error":"internal","reason":"session_value_type"}`;
+    /// the key is for the app's log only.
+    ValueType {
+        /// The data key.
+        key: String,
+    },
     /// The engine or store failed. The status is its [`sesame::ErrorKind`]'s ([`status_of`]):
     /// 400 for bad ids, keys or values, 409 for a conflict or `limit_reached`, 413 for
     /// `data_too_large`, 422 for `not_an_integer`, 503 for `store_unavailable`/`store_full`,
@@ -109,6 +117,11 @@ impl SessionError {
                 "internal",
                 Some("session_layer_missing"),
             ),
+            SessionError::ValueType { .. } => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                Some("session_value_type"),
+            ),
             SessionError::Engine(e) => {
                 let status = status_of(e.kind());
                 let error = if status.is_server_error() {
@@ -130,10 +143,14 @@ impl SessionError {
 impl IntoResponse for SessionError {
     fn into_response(self) -> Response {
         let (status, error, reason) = self.parts();
-        if let SessionError::Engine(e) = &self
-            && status.is_server_error()
-        {
-            tracing::warn!(code = e.code(), "session engine error");
+        match &self {
+            SessionError::Engine(e) if status.is_server_error() => {
+                tracing::warn!(code = e.code(), "session engine error");
+            }
+            SessionError::ValueType { key } => {
+                tracing::error!(key = %key, "session value of another type than asked for");
+            }
+            _ => {}
         }
         let body = match reason {
             Some(reason) => serde_json::json!({ "error": error, "reason": reason }),

@@ -14,10 +14,12 @@
 //! **Token changes** (creation, login, privilege rotation, renewal) set a flag that makes the
 //! layer write `Set-Cookie`; nothing else does.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::response::IntoResponse;
 use base64::Engine as _;
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -271,6 +273,42 @@ pub(crate) fn new_csrf_token() -> Result<String, SessionError> {
 /// The request's session: lazy, possibly absent. Extract it in any handler under a
 /// [`SessionLayer`](crate::SessionLayer); reading an absent session gives `None`, writing to it
 /// creates one (anonymous) when the response is sent.
+///
+/// # Examples
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use axum::{Router, body::Body, http::Request, routing::get};
+/// use sesame::cookie::{FernetKey, KeyRing};
+/// use sesame::{Manager, MemoryStore, Policy};
+/// use sesame_tower::{Session, SessionError, SessionLayer};
+/// use tower::ServiceExt as _;
+///
+/// async fn visit(session: Session) -> Result<String, SessionError> {
+///     let visits = session.increment("visits", 1).await?; // atomic, in the store, now
+///     session.insert("theme", "dark").await?; // committed after the handler returns
+///     let theme: Option<String> = session.get("theme").await?; // sees this request's change
+///     Ok(format!("visit {visits}, theme {}", theme.unwrap_or_default()))
+/// }
+///
+/// let manager = Manager::new(MemoryStore::new(), Policy::default())?;
+/// let app = Router::new()
+///     .route("/", get(visit))
+///     .layer(SessionLayer::new(manager, KeyRing::new(FernetKey::generate()?)));
+/// let response = app.oneshot(Request::get("/").body(Body::empty())?).await?;
+/// assert_eq!(response.status(), 200);
+/// // The session was created by the first write: its cookie goes to the browser.
+/// assert!(response.headers().contains_key("set-cookie"));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+///
+/// # Errors
+/// Every method returns [`SessionError`], an axum rejection: `?` in a handler answers with
+/// its status and a JSON body of stable codes. `SessionError::Engine` when the store fails
+/// (503 `store_unavailable`) or refuses a value (400 for a bad key, 413 over the size limit);
+/// [`SessionError::ValueType`] when [`Session::get`] asks for a type the value does not have.
+/// Reading an absent session is not an error (`None`); [`Session::require`] and the
+/// [`RequireSession`] / [`RequireUser`] extractors make it one.
 #[derive(Clone)]
 pub struct Session(pub(crate) Arc<Handle>);
 
@@ -358,12 +396,24 @@ impl Session {
             .cloned())
     }
 
-    /// The value at `key`, deserialized. A value of another shape is `Ok(None)`.
+    /// The value at `key`, deserialized; `None` when the key (or the session) is absent.
+    ///
+    /// # Errors
+    /// [`SessionError::ValueType`] when the value has another shape than `T` (a string asked
+    /// for as a number, say): that is a bug to see, not an absent value to paper over. Ask for
+    /// `Option<T>` to accept a stored `null`, or for [`serde_json::Value`] to take any shape
+    /// ([`Session::get_value`]). `SessionError::Engine` when the store fails.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
-        Ok(self
-            .get_value(key)
-            .await?
-            .and_then(|v| serde_json::from_value(v).ok()))
+        match self.get_value(key).await? {
+            None => Ok(None),
+            Some(value) => {
+                serde_json::from_value(value)
+                    .map(Some)
+                    .map_err(|_| SessionError::ValueType {
+                        key: key.to_owned(),
+                    })
+            }
+        }
     }
 
     /// Sets `key` to `value` (committed when the response is sent).
@@ -649,30 +699,95 @@ impl<S: Send + Sync> FromRequestParts<S> for RequireSession {
 
 /// A session with a logged-in user; an anonymous session → 401 `login_required`.
 /// Dereferences to [`Session`].
-#[derive(Debug, Clone)]
-pub struct RequireUser {
+///
+/// The rejection is `R`: [`SessionError`] (the JSON refusal) unless the app names its own — any
+/// type that is made from a `SessionError` and is a response, e.g. a redirect to the login
+/// page for a browser app.
+///
+/// # Examples
+/// ```
+/// use axum::response::{IntoResponse, Redirect, Response};
+/// use sesame_tower::{RequireUser, SessionError};
+///
+/// /// Not logged in: off to the login page; anything else as usual.
+/// struct ToLogin(SessionError);
+///
+/// impl From<SessionError> for ToLogin {
+///     fn from(e: SessionError) -> Self {
+///         Self(e)
+///     }
+/// }
+///
+/// impl IntoResponse for ToLogin {
+///     fn into_response(self) -> Response {
+///         if self.0.is_unauthorized() {
+///             Redirect::to("/login").into_response()
+///         } else {
+///             self.0.into_response()
+///         }
+///     }
+/// }
+///
+/// async fn account(user: RequireUser<ToLogin>) -> String {
+///     format!("hello {}", user.user_id)
+/// }
+///
+/// async fn api_me(user: RequireUser) -> String {
+///     user.user_id.clone() // refused with SessionError's JSON
+/// }
+/// # let _ = (account, api_me);
+/// ```
+pub struct RequireUser<R = SessionError> {
     /// The user.
     pub user_id: String,
     /// The session.
     pub session: Session,
+    rejection: PhantomData<fn() -> R>,
 }
 
-impl std::ops::Deref for RequireUser {
+impl<R> std::fmt::Debug for RequireUser<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequireUser")
+            .field("user_id", &self.user_id)
+            .field("session", &self.session)
+            .finish()
+    }
+}
+
+impl<R> Clone for RequireUser<R> {
+    fn clone(&self) -> Self {
+        Self {
+            user_id: self.user_id.clone(),
+            session: self.session.clone(),
+            rejection: PhantomData,
+        }
+    }
+}
+
+impl<R> std::ops::Deref for RequireUser<R> {
     type Target = Session;
     fn deref(&self) -> &Session {
         &self.session
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for RequireUser {
-    type Rejection = SessionError;
+impl<S, R> FromRequestParts<S> for RequireUser<R>
+where
+    S: Send + Sync,
+    R: From<SessionError> + IntoResponse,
+{
+    type Rejection = R;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, SessionError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, R> {
         let RequireSession(session) = RequireSession::from_request_parts(parts, state).await?;
         let user_id = session
             .user_id()
             .await?
             .ok_or(SessionError::LoginRequired)?;
-        Ok(Self { user_id, session })
+        Ok(Self {
+            user_id,
+            session,
+            rejection: PhantomData,
+        })
     }
 }

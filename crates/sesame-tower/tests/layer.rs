@@ -8,6 +8,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Form, Path};
 use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
 use sesame::cookie::{FernetKey, KeyRing};
@@ -66,6 +67,16 @@ fn routes() -> Router {
         )
         .route("/need", get(|_: RequireSession| async { "ok" }))
         .route(
+            "/me-or-login",
+            get(|u: RequireUser<ToLogin>| async move { u.user_id.clone() }),
+        )
+        .route(
+            "/number/{key}",
+            get(|s: Session, Path(k): Path<String>| async move {
+                R::Ok(format!("{:?}", s.get::<i64>(&k).await?))
+            }),
+        )
+        .route(
             "/revoke-others",
             post(
                 |u: RequireUser| async move { R::Ok(u.revoke_other_sessions().await?.to_string()) },
@@ -84,6 +95,24 @@ fn routes() -> Router {
             }),
         )
         .route("/hook/in", post(|| async { "hooked" }))
+}
+
+/// An app's own rejection for `RequireUser`: a redirect to the login page.
+struct ToLogin(SessionError);
+
+impl From<SessionError> for ToLogin {
+    fn from(e: SessionError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for ToLogin {
+    fn into_response(self) -> Response {
+        match self.0 {
+            e if e.is_unauthorized() => Redirect::to("/login").into_response(),
+            e => e.into_response(),
+        }
+    }
 }
 
 struct App {
@@ -306,6 +335,12 @@ async fn require_session_refuses_with_a_machine_readable_reason() {
     let r = get_(&app, "/me", Some(&cookie)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.json()["error"], "login_required");
+    // ...unless the app chose its own rejection: a redirect, with or without a session.
+    for cookie in [Some(cookie.as_str()), None] {
+        let r = get_(&app, "/me-or-login", cookie).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(r.headers[header::LOCATION], "/login");
+    }
 
     // Idle expiry.
     app.clock.advance(Duration::from_secs(31 * 60));
@@ -622,4 +657,28 @@ async fn the_client_ip_comes_from_the_socket_or_trusted_proxies() {
     assert_eq!(ip_of(&app, r).await, "203.0.113.5");
     let r = send(&app, login("10.1.1.1:1234", "6.6.6.6, 198.51.100.9")).await;
     assert_eq!(ip_of(&app, r).await, "198.51.100.9");
+}
+
+#[tokio::test]
+async fn get_of_another_type_is_an_error_not_none() {
+    let app = app();
+    let (cookie, csrf) = anonymous(&app).await;
+    let r = post_(&app, "/set/word/hello", &cookie, &csrf).await;
+    assert_eq!(r.status, StatusCode::OK);
+    // As a string: the value. As a number: a 500 naming no key (the key goes to the log).
+    assert_eq!(
+        get_(&app, "/get/word", Some(&cookie)).await.body,
+        "Some(\"hello\")"
+    );
+    let r = get_(&app, "/number/word", Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"error": "internal", "reason": "session_value_type"})
+    );
+    // An absent key is still None, of any type.
+    assert_eq!(
+        get_(&app, "/number/nothing", Some(&cookie)).await.body,
+        "None"
+    );
 }

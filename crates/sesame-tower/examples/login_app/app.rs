@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use sesame::cookie::{CookiePolicy, KeyRing};
 use sesame::{Manager, MemoryStore, Policy};
-use sesame_tower::{SecurityHeadersLayer, Session, SessionError, SessionLayer};
+use sesame_tower::{RequireUser, SecurityHeadersLayer, Session, SessionError, SessionLayer};
 use subtle::ConstantTimeEq;
 
 /// The demo users and their passwords.
@@ -56,23 +56,32 @@ fn page(title: &str, body: &str) -> Html<String> {
 
 /// A refused request as a page: the status and the machine-readable reason, nothing else.
 fn refused(e: SessionError) -> Response {
-    let (status, error, reason) = e.parts();
-    let body = format!(
-        "<p id=error>{error}</p><p id=reason>{}</p><p><a href=/login>Log in</a></p>",
-        reason.unwrap_or("")
-    );
-    (status, page("Not logged in", &body)).into_response()
+    Refused(e).into_response()
 }
 
-/// The logged-in user, or the refusal page.
-async fn user(session: &Session) -> Result<String, Response> {
-    session.require().await.map_err(refused)?;
-    session
-        .user_id()
-        .await
-        .map_err(refused)?
-        .ok_or_else(|| refused(SessionError::LoginRequired))
+/// The app's rejection for [`RequireUser`]: the refusal as an HTML page with a link to log
+/// in, instead of the layer's JSON.
+struct Refused(SessionError);
+
+impl From<SessionError> for Refused {
+    fn from(e: SessionError) -> Self {
+        Self(e)
+    }
 }
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let (status, error, reason) = self.0.parts();
+        let body = format!(
+            "<p id=error>{error}</p><p id=reason>{}</p><p><a href=/login>Log in</a></p>",
+            reason.unwrap_or("")
+        );
+        (status, page("Not logged in", &body)).into_response()
+    }
+}
+
+/// A logged-in user, or the refusal page.
+type User = RequireUser<Refused>;
 
 async fn login_form(session: Session) -> Result<Html<String>, Response> {
     let csrf = session.csrf_token().await.map_err(refused)?;
@@ -123,23 +132,27 @@ async fn login(session: Session, Form(c): Form<Credentials>) -> Response {
     }
 }
 
-async fn account(session: Session) -> Result<Html<String>, Response> {
-    let user = user(&session).await?;
-    Ok(page(
+async fn account(user: User) -> Html<String> {
+    let user = user.user_id;
+    page(
         "Account",
         &format!(
             "<p>Logged in as <b id=user>{}</b>.</p><p><a id=sessions href=/sessions>Your sessions</a></p>",
             escape(&user)
         ),
-    ))
+    )
 }
 
 fn time(ms: u64) -> String {
     format!("{}", ms / 1000)
 }
 
-async fn sessions_page(session: Session) -> Result<Html<String>, Response> {
-    let user = user(&session).await?;
+async fn sessions_page(
+    User {
+        user_id, session, ..
+    }: User,
+) -> Result<Html<String>, Response> {
+    let user = user_id;
     let csrf = session.csrf_token().await.map_err(refused)?;
     let csrf = escape(&csrf);
     let list = session.list_user_sessions().await.map_err(refused)?;
@@ -180,21 +193,15 @@ struct EndOne {
     id: String,
 }
 
-async fn end_one(session: Session, Form(f): Form<EndOne>) -> Response {
-    if let Err(r) = user(&session).await {
-        return r;
-    }
-    match session.end_user_session(&f.id).await {
+async fn end_one(user: User, Form(f): Form<EndOne>) -> Response {
+    match user.end_user_session(&f.id).await {
         Ok(_) => Redirect::to("/sessions").into_response(),
         Err(e) => refused(e),
     }
 }
 
-async fn end_others(session: Session) -> Response {
-    if let Err(r) = user(&session).await {
-        return r;
-    }
-    match session.revoke_other_sessions().await {
+async fn end_others(user: User) -> Response {
+    match user.revoke_other_sessions().await {
         Ok(_) => Redirect::to("/sessions").into_response(),
         Err(e) => refused(e),
     }
