@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -37,6 +37,15 @@ use crate::metrics::Metrics;
 pub const TOKEN_HEADER: &str = "sesame-token";
 /// Header naming a session by its cookie value.
 pub const COOKIE_HEADER: &str = "sesame-cookie";
+
+/// Whether the request presents a session (`Sesame-Token` or
+/// `Sesame-Cookie`). Looked up by typed names: a `&str` name is parsed on
+/// every lookup, which the middleware would pay on every request.
+pub fn presents_session(headers: &HeaderMap) -> bool {
+    const TOKEN: HeaderName = HeaderName::from_static(TOKEN_HEADER);
+    const COOKIE: HeaderName = HeaderName::from_static(COOKIE_HEADER);
+    headers.contains_key(&TOKEN) || headers.contains_key(&COOKIE)
+}
 
 /// What every handler shares.
 pub struct AppState {

@@ -14,7 +14,7 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 
 use super::Step;
-use crate::api::{COOKIE_HEADER, Shared, TOKEN_HEADER};
+use crate::api::{Shared, presents_session};
 use crate::error::{ApiError, SessionRefusal};
 
 /// The clear-cookie step.
@@ -37,8 +37,7 @@ impl Step for ClearCookie {
     type Note = bool;
 
     fn before(&self, req: &mut Request) -> Result<bool, Response> {
-        let headers = req.headers();
-        Ok(headers.contains_key(TOKEN_HEADER) || headers.contains_key(COOKIE_HEADER))
+        Ok(presents_session(req.headers()))
     }
 
     fn after(&self, presented: bool, mut response: Response) -> Response {

@@ -14,11 +14,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::Step;
-use crate::api::{AppState, COOKIE_HEADER, Shared, TOKEN_HEADER};
+use crate::api::{AppState, Shared, presents_session};
 use crate::error::{ApiError, ErrorCode};
 use crate::fields::{DEVICE_IP_HEADER, parse_device_ip};
 use crate::probing::{Blocked, Caller, ReportedIp};
@@ -51,8 +51,11 @@ pub struct Presented {
 fn names_session(req: &Request) -> bool {
     let route = req.extensions().get::<MatchedPath>();
     route.is_some_and(|r| r.as_str() == "/v1/session" || r.as_str().starts_with("/v1/session/"))
-        && (req.headers().contains_key(TOKEN_HEADER) || req.headers().contains_key(COOKIE_HEADER))
+        && presents_session(req.headers())
 }
+
+/// `Sesame-Device-Ip`, typed (a `&str` name is parsed on every lookup).
+const DEVICE_IP: HeaderName = HeaderName::from_static(DEVICE_IP_HEADER);
 
 impl Step for TokenGuard {
     type Note = Option<Presented>;
@@ -64,7 +67,7 @@ impl Step for TokenGuard {
         // Header values are reference-counted: cloning one copies nothing.
         Ok(Some(Presented {
             authorization: req.headers().get(header::AUTHORIZATION).cloned(),
-            device_ip: req.headers().get(DEVICE_IP_HEADER).cloned(),
+            device_ip: req.headers().get(&DEVICE_IP).cloned(),
         }))
     }
 
