@@ -8,7 +8,8 @@
 # target is its median round. Last, the fixed-rate client runs each target at
 # half its median peak for p50/p99, in interleaved rounds too. Needs wrk
 # (scripts/bench-packages.sh) and python3. Usage: [SECS=5] [ROUNDS=5]
-# [REDIS=redis://127.0.0.1:6379] scripts/bench-server.sh [STORES...], a store
+# [REDIS=redis://127.0.0.1:6379] [SESAME_BASELINE=path/to/old/sesame]
+# scripts/bench-server.sh [STORES...], a store
 # being memory, sqlite, redis (the REDIS server, under a key prefix of this
 # run) or any store URL.
 set -euo pipefail
@@ -49,12 +50,17 @@ TOKIO_WORKER_THREADS=$((2 * $(nproc))) "$BIN/examples/bare" 127.0.0.1:7808 >/dev
 wait_port 7808
 add "bare axum, constant, $((2 * $(nproc))) worker threads" http://127.0.0.1:7808/v1/session/validate none
 
+# SESAME_BASELINE=<path to another `sesame` binary> runs it beside this
+# build on every store, in the same interleaved rounds (before/after figures).
+bins=("$BIN/sesame") labels=("sesame")
+if [ -n "${SESAME_BASELINE:-}" ]; then bins+=("$SESAME_BASELINE"); labels+=("sesame baseline"); fi
 port=7802
 for store in $STORES; do
+  for b in "${!bins[@]}"; do
   case $store in
     memory) url_store=memory:// ;;
-    sqlite) url_store="sqlite://$work/bench.db" ;;
-    redis) url_store="${REDIS:-redis://127.0.0.1:6379}?prefix=sesame-bench-server:$$:" ;;
+    sqlite) url_store="sqlite://$work/bench-$port.db" ;;
+    redis) url_store="${REDIS:-redis://127.0.0.1:6379}?prefix=sesame-bench-server:$$:$port:" ;;
     *) url_store=$store ;;
   esac
   cat >"$work/sesame-$port.toml" <<TOML
@@ -70,13 +76,14 @@ name = "bench"
 hash = "$HASH"
 scopes = ["admin"]
 TOML
-  "$BIN/sesame" serve --config "$work/sesame-$port.toml" >/dev/null & pids+=($!)
+  "${bins[$b]}" serve --config "$work/sesame-$port.toml" >/dev/null & pids+=($!)
   wait_port $port
   base=http://127.0.0.1:$port
   token=$(curl -s -X POST $base/v1/sessions -H "authorization: Bearer $KEY" -H 'content-type: application/json' \
     -d '{"user":"bench","device":{"user_agent":"bench"}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-  add "sesame, $store" $base/v1/session/validate "$token"
+  add "${labels[$b]}, $store" $base/v1/session/validate "$token"
   port=$((port+1))
+  done
 done
 
 echo "machine: $(nproc) cores, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg); wrk $CONNS connections, $ROUNDS rounds of ${SECS}s per target"

@@ -2,6 +2,12 @@
 //! middleware of `sesame serve` (memory store) called through
 //! `tower::ServiceExt::oneshot`, against a bare axum router answering a
 //! constant. `cargo bench -p sesame-server --bench validate_in_process`.
+//!
+//! Instruction counts: with `SESAME_BENCH_ITERATIONS=N` in the environment
+//! the binary skips criterion and runs N validates, for
+//! `valgrind --tool=callgrind`; run it with two values of N and divide the
+//! difference by theirs to get the cost of one validate without the set-up
+//! (docs/BENCHMARKS.md, "Middleware").
 
 use std::sync::Arc;
 
@@ -29,6 +35,19 @@ fn request(token: &str) -> Request<Body> {
         .header("content-length", BODY.len())
         .body(Body::from(BODY))
         .expect("request")
+}
+
+/// One validate through the full router, its body read.
+async fn validate(router: &Router, token: &str) -> axum::body::Bytes {
+    let response = router
+        .clone()
+        .oneshot(request(token))
+        .await
+        .expect("validate");
+    assert!(response.status().is_success());
+    axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body")
 }
 
 fn config() -> Config {
@@ -73,6 +92,17 @@ fn validate_in_process(c: &mut Criterion) {
         .token
         .expose()
         .to_owned();
+    if let Some(n) = std::env::var("SESAME_BENCH_ITERATIONS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+    {
+        rt.block_on(async {
+            for _ in 0..n {
+                validate(&router, &token).await;
+            }
+        });
+        std::process::exit(0);
+    }
     let bare = Router::new().route(
         "/v1/session/validate",
         post(|| async { ([("content-type", "application/json")], "{}") }),
@@ -84,17 +114,7 @@ fn validate_in_process(c: &mut Criterion) {
             .iter(|| async { bare.clone().oneshot(request(&token)).await.expect("bare") })
     });
     group.bench_function("sesame_validate_memory", |b| {
-        b.to_async(&rt).iter(|| async {
-            let response = router
-                .clone()
-                .oneshot(request(&token))
-                .await
-                .expect("validate");
-            assert!(response.status().is_success());
-            axum::body::to_bytes(response.into_body(), usize::MAX)
-                .await
-                .expect("body")
-        })
+        b.to_async(&rt).iter(|| validate(&router, &token))
     });
     group.finish();
 }
