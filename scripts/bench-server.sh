@@ -20,7 +20,7 @@ CONNS=32
 STORES=${*:-memory sqlite}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 scripts/bench-packages.sh
-cargo build --release -q -p sesame-server --bin sesame --example bare --example rate_client
+cargo build --release -q -p sesame-server --bin sesame -p sesame-bench --bin bare --bin rate_client
 BIN=$CARGO_TARGET_DIR/release
 work=$(mktemp -d)
 pids=()
@@ -29,24 +29,24 @@ trap cleanup EXIT
 
 KEY=sk_bench_key_not_secret
 HASH=sha256:$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
-LUA=crates/sesame-server/bench/validate.lua
+LUA=crates/sesame-bench/wrk/validate.lua
 wait_port() { for _ in $(seq 100); do curl -s "http://127.0.0.1:$1/" >/dev/null 2>&1 && return; sleep 0.1; done; }
 
 # Targets: name, validate URL, token.
 names=() urls=() tokens=()
 add() { names+=("$1"); urls+=("$2"); tokens+=("$3"); }
 
-"$BIN/examples/bare" 127.0.0.1:7801 >/dev/null & pids+=($!)
+"$BIN/bare" 127.0.0.1:7801 >/dev/null & pids+=($!)
 wait_port 7801
 add "bare axum, constant" http://127.0.0.1:7801/v1/session/validate none
 # Context: a bare endpoint that reads the JSON body and answers ~440 bytes.
-"$BIN/examples/bare" 127.0.0.1:7809 --read-body >/dev/null & pids+=($!)
+"$BIN/bare" 127.0.0.1:7809 --read-body >/dev/null & pids+=($!)
 wait_port 7809
 add "bare axum, reads the body, validate-sized answer" http://127.0.0.1:7809/v1/session/validate none
 # Context: the bare endpoint with as many threads as `sesame serve` runs
 # (limits.workers default: two per CPU), so the thread count is not what
 # separates them.
-TOKIO_WORKER_THREADS=$((2 * $(nproc))) "$BIN/examples/bare" 127.0.0.1:7808 >/dev/null & pids+=($!)
+TOKIO_WORKER_THREADS=$((2 * $(nproc))) "$BIN/bare" 127.0.0.1:7808 >/dev/null & pids+=($!)
 wait_port 7808
 add "bare axum, constant, $((2 * $(nproc))) worker threads" http://127.0.0.1:7808/v1/session/validate none
 
@@ -106,7 +106,7 @@ for round in $(seq "$ROUNDS"); do
   for i in "${!names[@]}"; do
     [ "$i" = 1 ] && continue
     half=$(python3 -c "print(int($(median "$work/peak-$i")/2))")
-    line=$("$BIN/examples/rate_client" "${urls[$i]}" "$half" "$SECS" $CONNS $KEY "${tokens[$i]}")
+    line=$("$BIN/rate_client" "${urls[$i]}" "$half" "$SECS" $CONNS $KEY "${tokens[$i]}")
     echo "round $round: ${names[$i]} half-peak: $line" >&2
     for q in p50 p99 max; do
       echo "$line" | sed -E "s/.*$q ([0-9.]+) ms.*/\1/" >>"$work/$q-$i"

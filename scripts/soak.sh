@@ -13,7 +13,7 @@ CONNS=32
 STORES=${*:-sqlite redis}
 REDIS_URL=${SESAME_TEST_REDIS_URL:-redis://127.0.0.1:6379}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p sesame-server --bin sesame --example soak
+cargo build --release -q -p sesame-server --bin sesame -p sesame-bench --bin soak
 BIN=$CARGO_TARGET_DIR/release
 work=$(mktemp -d)
 server=
@@ -51,10 +51,10 @@ TOML
   server=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
   echo "== $store ($url)"
-  peak=$("$BIN/examples/soak" 127.0.0.1:$port 20 $CONNS 0 $KEY $server | sed -n 's/^all: .*(\([0-9]*\) req\/s).*/\1/p')
+  peak=$("$BIN/soak" 127.0.0.1:$port 20 $CONNS 0 $KEY $server | sed -n 's/^all: .*(\([0-9]*\) req\/s).*/\1/p')
   rate=$((peak / 2))
   echo "peak (20 s, closed loop): $peak req/s; soak at $rate req/s for ${SECS}s"
-  "$BIN/examples/soak" 127.0.0.1:$port "$SECS" $CONNS $rate $KEY $server || status=1
+  "$BIN/soak" 127.0.0.1:$port "$SECS" $CONNS $rate $KEY $server || status=1
   if grep -qiE 'panic|ERROR' "$work/server-$store.log"; then
     echo "server log has errors:"; grep -iE 'panic|ERROR' "$work/server-$store.log" | head; status=1
   fi

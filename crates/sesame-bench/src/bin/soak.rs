@@ -20,9 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-#[path = "support/raw_http.rs"]
-mod raw_http;
-use raw_http::{Conn, percentile_ms};
+use sesame_bench::raw_http::{Conn, percentile_ms};
 
 /// Live sessions each connection keeps (one per user slot; one slot is
 /// free at a time so a create always has somewhere to go).

@@ -9,7 +9,7 @@
 //! sesame code around them (no token, no decoding).
 //!
 //! ```text
-//! cargo run --release -p sesame-redis --example bench -- [redis://127.0.0.1:6379] [seconds]
+//! cargo run --release -p sesame-bench --bin redis_bench -- [redis://127.0.0.1:6379] [seconds]
 //! ```
 //!
 //! Uses a unique key prefix and leaves nothing behind but keys that expire.

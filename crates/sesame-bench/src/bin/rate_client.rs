@@ -18,10 +18,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-#[path = "support/raw_http.rs"]
-#[allow(dead_code)] // the answer body is not read here
-mod raw_http;
-use raw_http::{Conn, percentile_ms};
+use sesame_bench::raw_http::{Conn, percentile_ms};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
