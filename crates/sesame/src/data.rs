@@ -191,6 +191,32 @@ mod tests {
 
     use super::*;
 
+    /// Stores keep data as JSON text: a float must read back as the value
+    /// that was written. serde_json parses floats exactly only with its
+    /// `float_roundtrip` feature (on for the workspace); without it,
+    /// 2222…221 (49 digits) read as 2.2222222222222224e48 was written as
+    /// that and read back as 2.2222222222222227e48. Found by the `api_json`
+    /// fuzz target.
+    #[test]
+    fn floats_in_data_survive_a_json_round_trip() {
+        for text in [
+            "2222222222222222222222222222222222222222222222221",
+            "2.2222222222222224e48",
+            "0.30000000000000004",
+            "1.7976931348623157e308",
+            "5e-324",
+            "-123456.789e-7",
+        ] {
+            let mut data = Data::new();
+            data.insert("x".into(), serde_json::from_str(text).unwrap());
+            let written = serde_json::to_string(&data).unwrap();
+            let read: Data = serde_json::from_str(&written).unwrap();
+            assert_eq!(read, data, "{text} -> {written}");
+            let read: Data = serde_json::from_slice(written.as_bytes()).unwrap();
+            assert_eq!(read, data, "{text} -> {written}");
+        }
+    }
+
     #[test]
     fn last_change_to_a_key_wins() {
         let patch = Patch::new()
