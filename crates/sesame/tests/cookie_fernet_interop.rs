@@ -161,7 +161,7 @@ fn python_cryptography_opens_our_tokens_when_installed() {
         .stderr(Stdio::null())
         .status();
     if !matches!(probe, Ok(s) if s.success()) {
-        eprintln!("SKIPPED: python3 with the `cryptography` package is not installed");
+        sesame::testing::skip("python3 with the `cryptography` package is not installed");
         return;
     }
     let cases = serde_json::to_vec(&sesame_cases()).unwrap();

@@ -41,19 +41,73 @@ pub use tokio;
 
 /// The URL of a test service from the environment variable `var`.
 ///
-/// When it is unset, says so on stderr and returns `None` (the test passes
-/// without running), unless `SESAME_REQUIRE_SERVICES=1`, when it panics so
-/// that CI cannot skip a store silently.
+/// When it is unset, [`skip`]s the test (`None`: the test returns without
+/// running), which fails it under `SESAME_REQUIRE_SERVICES=1` so that CI
+/// cannot skip a store silently.
 pub fn service_url(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            if std::env::var("SESAME_REQUIRE_SERVICES").as_deref() == Ok("1") {
-                panic!("{var} is not set and SESAME_REQUIRE_SERVICES=1: this test needs it");
-            }
-            eprintln!("SKIPPED: {var} is not set; set it to run this test against the service");
+            skip(&format!(
+                "{var} is not set; set it to run this test against the service"
+            ));
             None
         }
+    }
+}
+
+/// The environment variable naming the file where skipped tests are
+/// recorded (`scripts/test.sh` sets it and lists the file at the end).
+pub const SKIP_LOG_VAR: &str = "SESAME_SKIP_LOG";
+
+/// Says that the calling test cannot run here, and why; the test then
+/// returns without running.
+///
+/// Under `SESAME_REQUIRE_SERVICES=1` (CI) it panics instead: nothing is
+/// skipped silently there. Otherwise it prints `SKIPPED: <reason>` on stderr
+/// and, when [`SKIP_LOG_VAR`] names a file, appends a line
+/// `<test binary> <test>: <reason>` to it — the test harness hides a passing
+/// test's stderr, so that file is how `scripts/test.sh` can say what did not
+/// run.
+///
+/// # Panics
+/// Under `SESAME_REQUIRE_SERVICES=1`, always.
+pub fn skip(reason: &str) {
+    assert!(
+        std::env::var("SESAME_REQUIRE_SERVICES").as_deref() != Ok("1"),
+        "SESAME_REQUIRE_SERVICES=1 and this test cannot run: {reason}"
+    );
+    eprintln!("SKIPPED: {reason}");
+    if let Some(log) = std::env::var_os(SKIP_LOG_VAR).filter(|v| !v.is_empty()) {
+        record_skip(std::path::Path::new(&log), reason);
+    }
+}
+
+/// Appends the skip to `log` (one `write` of one line, with `O_APPEND`, so
+/// concurrent tests do not interleave). A log that cannot be written is
+/// reported on stderr and otherwise ignored: the skip itself is already said.
+fn record_skip(log: &std::path::Path, reason: &str) {
+    use std::io::Write as _;
+    // The test harness names each test's thread after the test.
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    // `target/debug/deps/postgres-0123abcd` → `postgres`.
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|stem| match stem.rsplit_once('-') {
+            Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name.to_owned(),
+            _ => stem,
+        })
+        .unwrap_or_else(|| "?".into());
+    let line = format!("{binary} {test}: {}\n", reason.replace('\n', " "));
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("cannot record the skip in {}: {e}", log.display());
     }
 }
 
@@ -204,4 +258,27 @@ macro_rules! store_cases {
             }
         )+
     };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_skip_is_recorded_with_its_test_and_reason() {
+        let log = std::env::temp_dir().join(format!("sesame-skips-{}.txt", super::unique_suffix()));
+        super::record_skip(&log, "needs a\nservice");
+        super::record_skip(&log, "again");
+        let text = std::fs::read_to_string(&log).unwrap();
+        std::fs::remove_file(&log).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        // `sesame testing::tests::a_skip_...: needs a service` (binary, test, reason).
+        assert!(
+            lines[0].starts_with(
+                "sesame testing::tests::a_skip_is_recorded_with_its_test_and_reason: "
+            ),
+            "{text}"
+        );
+        assert!(lines[0].ends_with(": needs a service"), "{text}");
+        assert!(lines[1].ends_with(": again"), "{text}");
+    }
 }
