@@ -1118,6 +1118,29 @@ async fn the_concurrency_limit_is_shared_by_v1_routes_but_not_health_checks() {
     // The bounded wait (503 overloaded) is tests/slow_clients.rs'.
 }
 
+/// Answers that keep the connection announce its idle lifetime (the server
+/// closes idle connections after `limits.header_read_timeout`), so clients
+/// retire pooled connections before the server closes them under a request.
+#[tokio::test]
+async fn answers_announce_the_idle_lifetime_of_the_connection() {
+    let mut config = test_config();
+    config.limits.header_read_timeout = sesame_server::config::Dur(Duration::from_secs(7));
+    let s = TestServer::start(config).await;
+    let health = s.get("/healthz").send().await.unwrap();
+    assert_eq!(health.status, 200);
+    assert_eq!(health.header("keep-alive"), Some("timeout=7"));
+    let refused = s
+        .post("/v1/session/validate")
+        .key(VALIDATE_KEY)
+        .token("junk")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.header("keep-alive"), Some("timeout=7"));
+    s.shutdown().await;
+}
+
 /// Issue 16 item 7: answers that carry tokens, cookies or session data are
 /// never cacheable — errors included.
 #[tokio::test]

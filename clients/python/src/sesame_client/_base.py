@@ -59,13 +59,14 @@ class Settings:
         return httpx.Timeout(self.timeout, connect=self.connect_timeout)
 
     def _limits(self) -> httpx.Limits:
-        # Idle connections are dropped after 5 s, before `sesame serve` closes them
-        # (limits.request_timeout, default 10 s), so a reused connection is never one
-        # the server is closing.
+        # Idle connections are dropped after 2 s, well before `sesame serve` closes
+        # them (limits.header_read_timeout, default 5 s, announced in `Keep-Alive:
+        # timeout=5`), so a reused connection is never one the server is closing:
+        # a request lost in that race could not be retried when it is not idempotent.
         return httpx.Limits(
             max_connections=self.max_connections,
             max_keepalive_connections=min(self.max_connections, 32),
-            keepalive_expiry=5.0,
+            keepalive_expiry=2.0,
         )
 
     def client_options(self) -> ClientOptions:

@@ -4,14 +4,15 @@
 //! | # | module | job |
 //! | --- | --- | --- |
 //! | 1 | [`access_log`] | one log event per request: method, route template, status, latency, error code — never headers, so never a token or a key |
-//! | 2 | [`close_unread`] | an answer sent before the request's body was read to its end says `Connection: close` |
-//! | 3 | [`header_limit`] | headers over `limits.max_header_bytes`: 431 |
-//! | 4 | [`concurrency`] | `/v1` requests share `limits.max_concurrency` permits; one that waits longer than `limits.queue_timeout` gets 503 `overloaded` (health, metrics and the document are outside the limit) |
-//! | 5 | [`timeout`] | a request that takes longer than `limits.request_timeout`: 503 `timeout` |
-//! | 6 | [`no_store`] | `Cache-Control: no-store` on every `/v1` answer (they carry tokens, cookies and session data) |
-//! | 7 | [`store_errors`] | store failures counted in `sesame_store_errors_total` |
-//! | 8 | [`clear_cookie`] | a 401 refusing a session the request presented carries `clear_cookie` (D2) |
-//! | 9 | [`token_guard`] | invalid session credentials counted per caller; a blocked caller's invalid ones get 429 (see [`crate::probing`]) |
+//! | 2 | [`keep_alive`] | `Keep-Alive: timeout=N` (the idle lifetime, `limits.header_read_timeout`) on answers that keep the connection, so clients retire idle connections before the server closes them |
+//! | 3 | [`close_unread`] | an answer sent before the request's body was read to its end says `Connection: close` |
+//! | 4 | [`header_limit`] | headers over `limits.max_header_bytes`: 431 |
+//! | 5 | [`concurrency`] | `/v1` requests share `limits.max_concurrency` permits; one that waits longer than `limits.queue_timeout` gets 503 `overloaded` (health, metrics and the document are outside the limit) |
+//! | 6 | [`timeout`] | a request that takes longer than `limits.request_timeout`: 503 `timeout` |
+//! | 7 | [`no_store`] | `Cache-Control: no-store` on every `/v1` answer (they carry tokens, cookies and session data) |
+//! | 8 | [`store_errors`] | store failures counted in `sesame_store_errors_total` |
+//! | 9 | [`clear_cookie`] | a 401 refusing a session the request presented carries `clear_cookie` (D2) |
+//! | 10 | [`token_guard`] | invalid session credentials counted per caller; a blocked caller's invalid ones get 429 (see [`crate::probing`]) |
 //!
 //! Connection-level limits (a cap on open connections, the header-read
 //! timeout) are [`crate::serving`]'s; the body's size and deadline are
@@ -33,6 +34,7 @@ pub mod clear_cookie;
 pub mod close_unread;
 pub mod concurrency;
 pub mod header_limit;
+pub mod keep_alive;
 pub mod no_store;
 pub mod store_errors;
 pub mod timeout;
@@ -55,6 +57,9 @@ pub fn stack(routes: Router, state: &Shared) -> Router {
     routes.layer(
         ServiceBuilder::new()
             .layer(StepLayer(access_log::AccessLog))
+            .layer(StepLayer(keep_alive::KeepAlive::new(
+                state.limits.header_read_timeout.0,
+            )))
             .layer(StepLayer(close_unread::CloseUnread))
             .layer(StepLayer(header_limit::HeaderLimit::new(
                 state.limits.max_header_bytes,
