@@ -76,7 +76,7 @@ export class InvalidSession extends SessionRefused {}
 /**
  * 401 for a session that ended: codes `expired`, `logged_out`, `revoked`,
  * `evicted`, `rotated`, `device_mismatch`, `token_reuse`, `security_event`,
- * with the precise {@link SessionEnded.reason}.
+ * `dbsc_failed`, with the precise {@link SessionEnded.reason}.
  */
 export class SessionEnded extends SessionRefused {
   /** Why it ended (`expired_idle`, `revoked`, `cookie_expired`, ...). */
@@ -322,6 +322,7 @@ const ENDED_CODES = new Set([
   "device_mismatch",
   "token_reuse",
   "security_event",
+  "dbsc_failed",
 ]);
 
 const UNAVAILABLE: Record<string, typeof StoreUnavailable> = {

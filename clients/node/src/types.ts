@@ -37,7 +37,8 @@ export type EndReason =
   | "rotated"
   | "device_mismatch"
   | "token_reuse"
-  | "security_event";
+  | "security_event"
+  | "dbsc_failed";
 
 /** What the app knows of its client: bound properties must match on every call. */
 export interface Device {
@@ -288,6 +289,7 @@ const END_REASONS: readonly EndReason[] = [
   "device_mismatch",
   "token_reuse",
   "security_event",
+  "dbsc_failed",
 ];
 
 /** Whether `v` is an {@link EndReason}. */

@@ -32,7 +32,7 @@ test("every documented error code has its own class, and keeps its code", () => 
   const codes = documentedCodes();
   assert.ok(codes.length >= 30, `only ${codes.length} codes documented?`);
   const seen = new Map<Function, string>();
-  const ENDED = new Set(["expired", "logged_out", "revoked", "evicted", "rotated", "device_mismatch", "token_reuse", "security_event"]);
+  const ENDED = new Set(["expired", "logged_out", "revoked", "evicted", "rotated", "device_mismatch", "token_reuse", "security_event", "dbsc_failed"]);
   for (const code of codes) {
     const e = errorFromResponse(400, { code, message: "m" }, null);
     assert.equal(e.code, code);

@@ -52,6 +52,7 @@ async fn run(store: Arc<MemcachedStore>, callers: usize, op: Op) -> f64 {
             idle_expires_at: t.idle_expiry(absolute),
             absolute_expires_at: absolute,
             device: Default::default(),
+            dbsc: None,
         };
         store.create(record, None, &t).await.unwrap();
         ids.push(id);

@@ -86,6 +86,7 @@ impl Live {
             idle_expires_at: self.idle_expires_at,
             absolute_expires_at: self.absolute_expires_at,
             device: self.device.clone(),
+            dbsc: None,
         }
     }
 

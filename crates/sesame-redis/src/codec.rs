@@ -118,6 +118,7 @@ pub fn decode_live(id: SessionId, pairs: &[(String, String)]) -> Result<SessionR
         idle_expires_at: ts(&id, f.get("ie"), "ie")?,
         absolute_expires_at: ts(&id, f.get("ae"), "ae")?,
         device,
+        dbsc: None,
     })
 }
 
@@ -182,6 +183,7 @@ mod tests {
             idle_expires_at: Timestamp::from_millis(4),
             absolute_expires_at: Timestamp::from_millis(5),
             device: DeviceInfo::default().with_user_agent("ua"),
+            dbsc: None,
         };
         let flat = encode(&r).unwrap();
         let mut pairs: Vec<(String, String)> = flat

@@ -41,6 +41,9 @@ pub enum ErrorCode {
     TokenReuse,
     /// The session ended: a security event.
     SecurityEvent,
+    /// The session ended: a DBSC proof failed (its cookie was used without
+    /// the browser's key).
+    DbscFailed,
     /// A compare-and-set named a stale version.
     Conflict,
     /// The user is at the session cap (`reject_new`).
@@ -100,7 +103,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order `openapi.json` lists them.
-    pub const ALL: [ErrorCode; 36] = [
+    pub const ALL: [ErrorCode; 37] = [
         ErrorCode::Invalid,
         ErrorCode::Expired,
         ErrorCode::LoggedOut,
@@ -110,6 +113,7 @@ impl ErrorCode {
         ErrorCode::DeviceMismatch,
         ErrorCode::TokenReuse,
         ErrorCode::SecurityEvent,
+        ErrorCode::DbscFailed,
         ErrorCode::Conflict,
         ErrorCode::LimitReached,
         ErrorCode::StoreFull,
@@ -151,6 +155,7 @@ impl ErrorCode {
             ErrorCode::DeviceMismatch => "device_mismatch",
             ErrorCode::TokenReuse => "token_reuse",
             ErrorCode::SecurityEvent => "security_event",
+            ErrorCode::DbscFailed => "dbsc_failed",
             ErrorCode::Conflict => "conflict",
             ErrorCode::LimitReached => "limit_reached",
             ErrorCode::StoreFull => "store_full",
@@ -192,6 +197,7 @@ impl ErrorCode {
             EndReason::DeviceMismatch => ErrorCode::DeviceMismatch,
             EndReason::TokenReuse => ErrorCode::TokenReuse,
             EndReason::SecurityEvent => ErrorCode::SecurityEvent,
+            EndReason::DbscFailed => ErrorCode::DbscFailed,
             // `EndReason` is non-exhaustive; a test checks every reason the
             // engine has maps to its own code, so this arm stays unused.
             _ => ErrorCode::SecurityEvent,

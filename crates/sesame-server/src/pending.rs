@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
+use sesame::dbsc::DbscState;
 use sesame::lifecycle::EndedSession;
 use sesame::store::{CreateOutcome, LoadMode, LoadWrite, Lookup, Rotation, Timing, Write};
 use sesame::{
@@ -234,6 +235,16 @@ impl Store for Pending {
         t: &Timing,
     ) -> Result<Vec<SessionId>> {
         self.get()?.end_user(user, except, reason, t).await
+    }
+
+    async fn swap_dbsc(
+        &self,
+        id: &SessionId,
+        expected: Option<&DbscState>,
+        new: Option<&DbscState>,
+        t: &Timing,
+    ) -> Result<bool> {
+        self.get()?.swap_dbsc(id, expected, new, t).await
     }
 
     async fn cleanup(&self, t: &Timing, batch_size: usize) -> Result<CleanupReport> {

@@ -130,6 +130,7 @@ pub(crate) fn decode<R: Columns + ?Sized>(row: &R) -> Result<Stored, Error> {
         idle_expires_at: ts(int(7)?),
         absolute_expires_at: ts(int(8)?),
         device,
+        dbsc: None,
     }))
 }
 

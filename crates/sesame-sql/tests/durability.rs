@@ -40,6 +40,7 @@ fn record(i: u64) -> SessionRecord {
         idle_expires_at: t.now.plus(t.idle_timeout),
         absolute_expires_at: t.now.plus(Duration::from_secs(86_400)),
         device: Default::default(),
+        dbsc: None,
     }
 }
 

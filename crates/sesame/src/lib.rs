@@ -66,6 +66,7 @@
 pub mod clock;
 pub mod cookie;
 pub mod data;
+pub mod dbsc;
 pub mod device;
 mod error;
 pub mod events;

@@ -34,6 +34,11 @@ pub enum EndReason {
     TokenReuse,
     /// Security event raised by the application.
     SecurityEvent,
+    /// Security event: a DBSC refresh proof did not verify against the key
+    /// the session registered (or, with that policy, an in-scope request
+    /// came without a valid bound cookie). The holder of the session cookie
+    /// is not the holder of the browser's key.
+    DbscFailed,
 }
 
 /// The coarse class of an [`EndReason`], as the session model names them.
@@ -49,13 +54,14 @@ pub enum EndCategory {
     Evicted,
     /// Rotation.
     Rotated,
-    /// Device mismatch, token reuse, or an application's security event.
+    /// Device mismatch, token reuse, a failed DBSC proof, or an application's
+    /// security event.
     SecurityEvent,
 }
 
 impl EndReason {
     /// Every reason, for exhaustive tests and metrics.
-    pub const ALL: [EndReason; 9] = [
+    pub const ALL: [EndReason; 10] = [
         EndReason::IdleTimeout,
         EndReason::AbsoluteTimeout,
         EndReason::LoggedOut,
@@ -65,6 +71,7 @@ impl EndReason {
         EndReason::DeviceMismatch,
         EndReason::TokenReuse,
         EndReason::SecurityEvent,
+        EndReason::DbscFailed,
     ];
 
     /// A stable snake_case name, used in stores, APIs and metrics.
@@ -79,6 +86,7 @@ impl EndReason {
             EndReason::DeviceMismatch => "device_mismatch",
             EndReason::TokenReuse => "token_reuse",
             EndReason::SecurityEvent => "security_event",
+            EndReason::DbscFailed => "dbsc_failed",
         }
     }
 
@@ -90,9 +98,10 @@ impl EndReason {
             EndReason::Revoked => EndCategory::Revoked,
             EndReason::Evicted => EndCategory::Evicted,
             EndReason::Rotated => EndCategory::Rotated,
-            EndReason::DeviceMismatch | EndReason::TokenReuse | EndReason::SecurityEvent => {
-                EndCategory::SecurityEvent
-            }
+            EndReason::DeviceMismatch
+            | EndReason::TokenReuse
+            | EndReason::SecurityEvent
+            | EndReason::DbscFailed => EndCategory::SecurityEvent,
         }
     }
 }

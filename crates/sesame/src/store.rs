@@ -27,6 +27,12 @@
 //!   expiry. A load with [`LoadMode::Touch`] does so only when the last use is
 //!   older than the touch interval, and writes nothing otherwise.
 //!
+//! - The DBSC state ([`SessionRecord::dbsc`]) changes only through
+//!   [`Store::swap_dbsc`], a compare-and-set: of concurrent swaps from the
+//!   same state exactly one succeeds. It is not session data: a swap
+//!   neither bumps the version nor counts as a use. Rotation carries it to
+//!   the new id; ending a session drops it.
+//!
 //! # A load and a write in one step
 //! A request that loads its session and then changes it would cost two calls
 //! (two round trips on a networked store). [`Store::load_and_write`] lets a
@@ -48,6 +54,7 @@ use async_trait::async_trait;
 use crate::Result;
 use crate::clock::Timestamp;
 use crate::data::{Data, Patch};
+use crate::dbsc::DbscState;
 use crate::device::DeviceInfo;
 use crate::lifecycle::{EndReason, EndedSession, Tombstone};
 use crate::policy::UserCap;
@@ -77,6 +84,10 @@ pub struct SessionRecord {
     pub absolute_expires_at: Timestamp,
     /// The client the session is bound to.
     pub device: DeviceInfo,
+    /// The session's DBSC registration (its browser key), if it has one.
+    /// Carried along by rotations; changed only by [`Store::swap_dbsc`].
+    /// Boxed: most sessions have none, and a record is moved on every load.
+    pub dbsc: Option<Box<DbscState>>,
 }
 
 impl SessionRecord {
@@ -356,6 +367,35 @@ pub trait Store: Send + Sync + 'static {
         reason: EndReason,
         t: &Timing,
     ) -> Result<Vec<SessionId>>;
+
+    /// Replaces the DBSC state of a live, unexpired session by `new` if it
+    /// is still `expected` (`None`: the session has none), in one atomic
+    /// step; `Ok(false)` when it is not (someone else changed it first).
+    /// Nothing else in the record changes: not the data, not the version,
+    /// not the last use. Stores compare the states as
+    /// [`DbscState::encode`] writes them.
+    ///
+    /// This is what makes a DBSC challenge single-use across processes
+    /// sharing the store, and a registration happen once.
+    ///
+    /// The default refuses every swap: a store that does not override it
+    /// cannot hold DBSC registrations (sesame's own stores all do).
+    ///
+    /// # Errors
+    /// `NotFound`, `Ended` (also for a session past its expiry),
+    /// `StoreUnavailable`; `Config` from the default.
+    async fn swap_dbsc(
+        &self,
+        id: &SessionId,
+        expected: Option<&DbscState>,
+        new: Option<&DbscState>,
+        t: &Timing,
+    ) -> Result<bool> {
+        let _ = (id, expected, new, t);
+        Err(crate::Error::Config(
+            "this session store cannot keep DBSC registrations".into(),
+        ))
+    }
 
     /// Ends expired sessions and purges tombstones past their time, touching
     /// at most `batch_size` records per statement or lock hold.

@@ -33,6 +33,7 @@ __all__ = [
     "CookiePolicyError",
     "CookiesDisabled",
     "DataTooLarge",
+    "DbscFailed",
     "DeviceMismatch",
     "Forbidden",
     "HeadersTooLarge",
@@ -165,7 +166,8 @@ class InvalidSession(SessionRefused):
 class SessionEnded(SessionRefused):
     """The session existed and has ended; ``reason`` says why (``expired_idle``,
     ``expired_absolute``, ``cookie_expired``, ``logged_out``, ``revoked``, ``evicted``,
-    ``rotated``, ``device_mismatch``, ``token_reuse``, ``security_event``)."""
+    ``rotated``, ``device_mismatch``, ``token_reuse``, ``security_event``,
+    ``dbsc_failed``)."""
 
 
 class SessionExpired(SessionEnded):
@@ -198,6 +200,11 @@ class TokenReuse(SessionEnded):
 
 class SecurityEvent(SessionEnded):
     """``security_event``: ended for another security reason."""
+
+
+class DbscFailed(SessionEnded):
+    """``dbsc_failed``: a DBSC proof failed: the session's cookie was used without the
+    browser's key (a copied cookie), so the session was ended for everyone."""
 
 
 # ------------------------------------------------------------------ the API key
@@ -342,6 +349,7 @@ ERRORS_BY_CODE: dict[str, type[ApiError]] = {
     "device_mismatch": DeviceMismatch,
     "token_reuse": TokenReuse,
     "security_event": SecurityEvent,
+    "dbsc_failed": DbscFailed,
     "missing_api_key": MissingApiKey,
     "invalid_api_key": InvalidApiKey,
     "forbidden": Forbidden,

@@ -353,6 +353,7 @@ pub fn session_at(user: &str, now: sesame::Timestamp, idle: Duration) -> Session
         idle_expires_at: now.plus(idle),
         absolute_expires_at: now.plus(Duration::from_secs(3600)),
         device: Default::default(),
+        dbsc: None,
     }
 }
 

@@ -285,6 +285,14 @@ impl CookiePolicy {
         out.push_str(self.same_site.as_str());
     }
 
+    /// The attributes as a `Set-Cookie` writes them, without name, value and `Max-Age`, e.g.
+    /// `Path=/; Secure; HttpOnly; SameSite=Strict` (what a DBSC session's credential names).
+    pub fn attribute_string(&self) -> String {
+        let mut out = String::with_capacity(64);
+        self.attributes(&mut out, None);
+        out.split_off(2)
+    }
+
     /// Renders the `Set-Cookie` header value that stores `value` under this policy, e.g.
     /// `__Host-sesame=gAAAA...; Path=/; Secure; HttpOnly; SameSite=Strict`.
     ///

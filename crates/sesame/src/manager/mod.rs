@@ -154,6 +154,7 @@ impl Manager {
             idle_expires_at: t.idle_expiry(absolute_expires_at),
             absolute_expires_at,
             device,
+            dbsc: None,
         };
         let cap = record.user_id.as_ref().and(policy.user_cap());
         let outcome = self.inner.store.create(record, cap, &t).await?;

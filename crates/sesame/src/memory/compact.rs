@@ -1,10 +1,13 @@
 //! The memory store's compact form of a session record.
 //!
-//! The device (often absent) is boxed, so a live session's record is 128
-//! bytes plus its data: see docs/BENCHMARKS.md.
+//! The device and the DBSC state (often absent) are boxed, so a live
+//! session's record is 136 bytes plus its data (the same 144-byte
+//! allocation as the 128 bytes before the DBSC field): see
+//! docs/BENCHMARKS.md.
 
 use crate::clock::Timestamp;
 use crate::data::Data;
+use crate::dbsc::DbscState;
 use crate::device::DeviceInfo;
 use crate::lifecycle::{EndReason, Tombstone};
 use crate::store::{SessionRecord, Timing, expired_reason};
@@ -24,6 +27,7 @@ pub(super) struct Live {
     pub idle_expires_at: Timestamp,
     pub absolute_expires_at: Timestamp,
     pub device: Option<Box<DeviceInfo>>,
+    pub dbsc: Option<Box<DbscState>>,
 }
 
 impl Live {
@@ -39,6 +43,7 @@ impl Live {
             idle_expires_at: r.idle_expires_at,
             absolute_expires_at: r.absolute_expires_at,
             device: (!r.device.is_empty()).then(|| Box::new(r.device)),
+            dbsc: r.dbsc,
         }
     }
 
@@ -54,6 +59,7 @@ impl Live {
             idle_expires_at: self.idle_expires_at,
             absolute_expires_at: self.absolute_expires_at,
             device: self.device.as_deref().cloned().unwrap_or_default(),
+            dbsc: self.dbsc.clone(),
         }
     }
 

@@ -25,6 +25,7 @@ use parking_lot::{Mutex, MutexGuard};
 use self::compact::{Entry, Live};
 use self::shard::{Shard, Sweep};
 use crate::data::{Patch, apply_increment, apply_patch, check_version};
+use crate::dbsc::DbscState;
 use crate::device::DeviceInfo;
 use crate::lifecycle::{EndReason, EndedSession, Successor};
 use crate::policy::{CapAction, UserCap};
@@ -435,6 +436,22 @@ impl Store for MemoryStore {
         Ok(CreateOutcome {
             session: record,
             evicted,
+        })
+    }
+
+    async fn swap_dbsc(
+        &self,
+        id: &SessionId,
+        expected: Option<&DbscState>,
+        new: Option<&DbscState>,
+        t: &Timing,
+    ) -> Result<bool> {
+        self.shard(id).change_live(id, t.now, |live| {
+            if live.dbsc.as_deref() != expected {
+                return Ok(false);
+            }
+            live.dbsc = new.cloned().map(Box::new);
+            Ok(true)
         })
     }
 

@@ -23,6 +23,7 @@
 pub mod cases;
 mod combined;
 mod concurrency;
+pub mod dbsc;
 pub mod errors;
 mod histories;
 pub mod linearizability;
@@ -168,6 +169,18 @@ impl Harness {
         loaded.expect("a live session").session
     }
 
+    /// The timing the manager passes to its store now (for calling store
+    /// operations directly).
+    pub fn manager_timing(&self) -> crate::store::Timing {
+        let policy = self.manager.policy();
+        crate::store::Timing {
+            now: self.manager.now(),
+            idle_timeout: policy.idle_timeout(),
+            touch_interval: policy.touch_interval(),
+            tombstone_ttl: policy.tombstone_ttl(),
+        }
+    }
+
     /// Creates a session for `user` (or anonymous) with no data.
     pub async fn create(&self, user: Option<&str>) -> Created {
         self.manager
@@ -175,6 +188,30 @@ impl Harness {
             .await
             .expect("create")
     }
+}
+
+/// Runs the DBSC conformance cases ([`dbsc`]: `Store::swap_dbsc` and the
+/// DBSC state's life with the session) as `#[tokio::test]`s, with the same
+/// factory as [`store_conformance_tests!`].
+#[macro_export]
+macro_rules! store_dbsc_conformance_tests {
+    ($factory:expr) => {
+        $crate::store_dbsc_conformance_tests!(@cases $factory;
+            dbsc_swap_is_compare_and_set,
+            dbsc_state_survives_rotation,
+            dbsc_challenges_are_single_use,
+        );
+    };
+    (@cases $factory:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let factory = $factory;
+                let Some(store) = factory().await else { return };
+                $crate::testing::dbsc::$case(::std::sync::Arc::new(store)).await;
+            }
+        )+
+    };
 }
 
 /// Runs every conformance case as its own `#[tokio::test]`.

@@ -486,5 +486,6 @@ fn new_record(id: SessionId, user: &UserId, t: &Timing) -> SessionRecord {
         idle_expires_at: t.now.plus(t.idle_timeout),
         absolute_expires_at: t.now.plus(Duration::from_secs(86_400)),
         device: DeviceInfo::default(),
+        dbsc: None,
     }
 }
